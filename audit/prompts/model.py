@@ -1,0 +1,68 @@
+"""The prompt record every other module sees: text plus what a correct image must show."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Prompt ids become parts of file names in exports and URLs in the dashboard.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+Relation = Literal["left of", "right of", "above", "below"]
+
+
+class ObjectExpectation(BaseModel):
+    """One object the image should (or, under `exclude`, should not) contain.
+
+    `position` follows GenEval: (relation, index) places this object relative to the
+    object at `index` in the same `objects` list, e.g. ("left of", 0).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    count: int | None = Field(default=None, ge=0)
+    color: str | None = None
+    position: tuple[Relation, int] | None = None
+
+
+class Expectations(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objects: tuple[ObjectExpectation, ...] = ()
+    exclude: tuple[ObjectExpectation, ...] = ()
+    text: tuple[str, ...] = ()  # words that should be rendered legibly
+
+    def is_empty(self) -> bool:
+        return not (self.objects or self.exclude or self.text)
+
+
+class Prompt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    text: str = Field(min_length=1)
+    category: str = "uncategorized"
+    tags: tuple[str, ...] = ()
+    negative: str | None = None
+    expect: Expectations = Expectations()
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        if not SAFE_ID.match(value):
+            raise ValueError(
+                f"prompt id {value!r} must be 1-128 letters, digits, '_', '.' or '-' "
+                "and start with a letter or digit"
+            )
+        return value
+
+
+class PromptSuite(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: str  # file path or "builtin:NAME"
+    prompts: tuple[Prompt, ...]

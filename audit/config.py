@@ -1,0 +1,267 @@
+"""Sweep spec: pydantic models and YAML loading with errors that name file, field and fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from audit.errors import UserError
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+DType = Literal["float32", "float16", "bfloat16"]
+
+
+def _check_safe(value: str, what: str) -> str:
+    # Run names and model ids become directory and file names: keep them plain.
+    if not SAFE_NAME.match(value) or value in {".", ".."}:
+        raise ValueError(
+            f"{what} {value!r} must be 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    source: str = Field(min_length=1)  # hub id, local diffusers directory, or builtin:NAME
+    dtype: DType = "float32"
+    revision: str | None = None  # hub revision; part of the model's fingerprint
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        return _check_safe(value, "model id")
+
+
+class SignSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cert: Path  # PEM chain: leaf first, then intermediates / root
+    key: Path  # PEM private key of the leaf
+    alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = "es256"
+    claim_generator: str = "t2i-audit"
+
+
+class ProvenanceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sign: SignSpec | None = None
+
+
+class RuntimeSpec(BaseModel):
+    """How to run the pipelines; none of this changes what an image should look like."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    cpu_offload: bool = False
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    compile: bool = False
+    reuse_text_embeddings: bool = True
+
+
+class ScorerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    models: list[ModelSpec] = Field(min_length=1)
+    samplers: list[str] = Field(min_length=1)
+    steps: list[int] = Field(min_length=1)
+    guidance: list[float] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    suites: list[str] = Field(min_length=1)
+    size: int | None = Field(default=None, ge=8, le=4096)
+    width: int | None = Field(default=None, ge=8, le=4096)
+    height: int | None = Field(default=None, ge=8, le=4096)
+    batch_size: int = Field(default=4, ge=1, le=1024)
+    negative_prompt: str = ""
+    scorers: list[ScorerEntry] = Field(default_factory=list)
+    provenance: ProvenanceSpec = ProvenanceSpec()
+    runtime: RuntimeSpec = RuntimeSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return _check_safe(value, "run name")
+
+    @field_validator("steps")
+    @classmethod
+    def _positive_steps(cls, values: list[int]) -> list[int]:
+        for v in values:
+            if v < 1 or v > 1000:
+                raise ValueError(f"step count {v} must be between 1 and 1000")
+        return values
+
+    @field_validator("guidance")
+    @classmethod
+    def _guidance_range(cls, values: list[float]) -> list[float]:
+        for v in values:
+            if v < 0 or v > 100:
+                raise ValueError(f"guidance scale {v} must be between 0 and 100")
+        return values
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_range(cls, values: list[int]) -> list[int]:
+        for v in values:
+            if v < 0 or v >= 2**63:
+                raise ValueError(f"seed {v} must be in [0, 2**63)")
+        return values
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _scorer_shorthand(cls, values: Any) -> Any:
+        # Accept `- clip` and `- clip: {model: ...}` as well as `- {name: clip, options: ...}`.
+        if not isinstance(values, list):
+            return values
+        out = []
+        for item in values:
+            if isinstance(item, str):
+                out.append({"name": item})
+            elif isinstance(item, dict) and len(item) == 1 and "name" not in item:
+                ((name, options),) = item.items()
+                out.append({"name": name, "options": options or {}})
+            else:
+                out.append(item)
+        return out
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SweepSpec:
+        if self.size is not None and (self.width is not None or self.height is not None):
+            raise ValueError("give either size or width/height, not both")
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height go together")
+        for field in ("samplers", "steps", "guidance", "seeds", "suites"):
+            values = getattr(self, field)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{field} lists a value twice: {values}")
+        ids = [m.id for m in self.models]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"model ids must be unique, got {ids}")
+        names = [s.name for s in self.scorers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scorers lists a scorer twice: {names}")
+        return self
+
+    @property
+    def image_width(self) -> int:
+        return self.width or self.size or 512
+
+    @property
+    def image_height(self) -> int:
+        return self.height or self.size or 512
+
+
+_FIXES = {
+    "extra_forbidden": "remove this field (see README's spec reference for the valid fields)",
+    "missing": "add this field",
+}
+
+
+def _error_from_validation(exc: ValidationError, file: str | Path) -> UserError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    fix = _FIXES.get(first["type"], "correct the value as the message says")
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return UserError(message, file=file, field=loc, fix=fix)
+
+
+def parse_spec(data: Any, *, file: str | Path = "<spec>") -> SweepSpec:
+    if not isinstance(data, dict):
+        raise UserError(
+            "a sweep spec must be a YAML mapping", file=file, fix="see README for an example spec"
+        )
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _error_from_validation(exc, file) from None
+
+
+def read_yaml(path: Path, *, what: str) -> Any:
+    if not path.exists():
+        raise UserError(f"{what} not found", file=path, fix="check the path")
+    if not path.is_file():
+        raise UserError(f"{what} is not a file", file=path, fix="give the path of a YAML file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(
+            f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            file=path,
+            fix="fix the syntax",
+        ) from None
+    except UnicodeDecodeError:
+        raise UserError("not a UTF-8 text file", file=path, fix="save it as UTF-8") from None
+
+
+def load_spec(path: str | Path) -> tuple[SweepSpec, Path]:
+    """Load and validate a spec; returns it with the folder that relative paths resolve from."""
+    path = Path(path)
+    spec = parse_spec(read_yaml(path, what="sweep spec"), file=path)
+    base = path.resolve().parent
+    _check_files(spec, base, path)
+    return spec, base
+
+
+def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
+    from audit.prompts import builtin_suite_names
+
+    builtin = set(builtin_suite_names())
+    for i, suite in enumerate(spec.suites):
+        if suite in builtin:
+            continue
+        if not (base / suite).is_file():
+            raise UserError(
+                f"suite {suite!r} is neither a built-in suite nor a file next to the spec",
+                file=file,
+                field=f"suites.{i}",
+                fix=f"use one of {sorted(builtin)} or a path relative to {base}",
+            )
+    if spec.provenance.sign is not None:
+        for field in ("cert", "key"):
+            p = getattr(spec.provenance.sign, field)
+            if not (base / p).is_file():
+                raise UserError(
+                    "file not found",
+                    file=file,
+                    field=f"provenance.sign.{field}",
+                    fix=f"give a PEM file path relative to {base}",
+                )
+    for i, model in enumerate(spec.models):
+        src = model.source
+        if src.startswith("builtin:"):
+            from audit.generate.builtin import builtin_names
+
+            if src.removeprefix("builtin:") not in builtin_names():
+                raise UserError(
+                    f"unknown built-in model {src!r}",
+                    file=file,
+                    field=f"models.{i}.source",
+                    fix=f"use one of {['builtin:' + n for n in builtin_names()]}",
+                )
+        elif src.startswith((".", "/", "~")) and not (base / src).expanduser().is_dir():
+            raise UserError(
+                "local model directory not found",
+                file=file,
+                field=f"models.{i}.source",
+                fix="give a diffusers directory (with model_index.json) or a hub id",
+            )

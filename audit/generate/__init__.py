@@ -1,0 +1,1 @@
+"""Generation: requests, samplers, built-in models and the diffusers backend."""

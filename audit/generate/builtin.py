@@ -1,0 +1,323 @@
+"""Built-in models, materialised as ordinary diffusers directories.
+
+Random-weight models are built from configs in code with a fixed seed and saved once into a
+cache folder; from then on they load through exactly the same `from_pretrained` path as any
+local diffusers directory. The trained reference-world models ship inside the package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.errors import UserError
+
+BUILD_VERSION = 1  # bump when a random model's config or seed changes
+TOYWORLD_WEIGHTS = Path(__file__).resolve().parent.parent / "toyworld" / "weights"
+
+SD_SCHEDULER = {
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "steps_offset": 1,
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("T2I_AUDIT_CACHE", Path.home() / ".cache" / "t2i-audit"))
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    name: str
+    description: str
+    build: Callable[[Path, str], None] | None  # (out_dir, device) -> None; None = shipped
+    shipped_dir: Path | None = None
+    scheduler: str = "DDIMScheduler"  # native scheduler, known without building the model
+
+
+def _clip_text_config(**overrides: Any) -> Any:
+    from transformers import CLIPTextConfig
+
+    base = dict(
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+        vocab_size=49408,
+        max_position_embeddings=77,
+    )
+    base.update(overrides)
+    return CLIPTextConfig(**base)
+
+
+def _save_sd_pipeline(
+    out_dir: Path, unet: Any, vae: Any, text_encoder: Any, scheduler: Any, **extra: Any
+) -> None:
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
+
+    from audit.generate.tokenizer import write_clip_tokenizer_files
+
+    tok_dir = out_dir / "_tok"
+    write_clip_tokenizer_files(tok_dir)
+    tokenizer = CLIPTokenizer(
+        str(tok_dir / "vocab.json"),
+        str(tok_dir / "merges.txt"),
+        pad_token="<|endoftext|>",
+        model_max_length=77,
+    )
+    if "text_encoder_2" in extra:
+        pipe: Any = StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=extra["text_encoder_2"],
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
+    else:
+        pipe = StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    pipe.save_pretrained(out_dir, safe_serialization=True)
+    shutil.rmtree(tok_dir)
+
+
+def _build_tiny_random_sd(out_dir: Path, device: str) -> None:
+    """The tiny-components fixture of diffusers' own tests, with a real CLIP tokenizer."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=32,
+    )
+    text_encoder = CLIPTextModel(
+        _clip_text_config(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5
+        )
+    )
+    _save_sd_pipeline(out_dir, unet, vae, text_encoder, DDIMScheduler(**SD_SCHEDULER))
+
+
+def _init_device(device: str) -> Any:
+    import torch
+
+    # Random init of a billion parameters is minutes on a CPU and seconds on a GPU.
+    return torch.device("cuda" if device.startswith("cuda") else "cpu")
+
+
+def _build_sd15_arch(out_dir: Path, device: str) -> None:
+    import torch
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(0)
+    with _init_device(device):
+        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768)
+        vae = AutoencoderKL(
+            block_out_channels=[128, 256, 512, 512],
+            down_block_types=["DownEncoderBlock2D"] * 4,
+            up_block_types=["UpDecoderBlock2D"] * 4,
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=512,
+        )
+        text_encoder = CLIPTextModel(
+            _clip_text_config(
+                hidden_size=768,
+                intermediate_size=3072,
+                num_attention_heads=12,
+                num_hidden_layers=12,
+                projection_dim=768,
+                hidden_act="quick_gelu",
+            )
+        )
+    for m in (unet, vae, text_encoder):
+        m.to(torch.float16)
+    scheduler = PNDMScheduler(**SD_SCHEDULER, skip_prk_steps=True)
+    _save_sd_pipeline(out_dir, unet, vae, text_encoder, scheduler)
+
+
+def sdxl_unet_config() -> dict[str, Any]:
+    return dict(
+        sample_size=128,
+        block_out_channels=(320, 640, 1280),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        transformer_layers_per_block=(1, 2, 10),
+        attention_head_dim=(5, 10, 20),
+        cross_attention_dim=2048,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=2816,
+        use_linear_projection=True,
+        layers_per_block=2,
+    )
+
+
+def _build_sdxl_arch(out_dir: Path, device: str) -> None:
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(0)
+    with _init_device(device):
+        unet = UNet2DConditionModel(**sdxl_unet_config())
+        vae = AutoencoderKL(
+            block_out_channels=[128, 256, 512, 512],
+            down_block_types=["DownEncoderBlock2D"] * 4,
+            up_block_types=["UpDecoderBlock2D"] * 4,
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=1024,
+            scaling_factor=0.13025,
+            force_upcast=True,
+        )
+        text_encoder = CLIPTextModel(
+            _clip_text_config(
+                hidden_size=768,
+                intermediate_size=3072,
+                num_attention_heads=12,
+                num_hidden_layers=12,
+                hidden_act="quick_gelu",
+            )
+        )
+        text_encoder_2 = CLIPTextModelWithProjection(
+            _clip_text_config(
+                hidden_size=1280,
+                intermediate_size=5120,
+                num_attention_heads=20,
+                num_hidden_layers=32,
+                projection_dim=1280,
+                hidden_act="gelu",
+            )
+        )
+    for m in (unet, vae, text_encoder, text_encoder_2):
+        m.to(torch.float16)
+    scheduler = EulerDiscreteScheduler(
+        **{k: v for k, v in SD_SCHEDULER.items() if k not in {"clip_sample", "set_alpha_to_one"}},
+        timestep_spacing="leading",
+    )
+    _save_sd_pipeline(out_dir, unet, vae, text_encoder, scheduler, text_encoder_2=text_encoder_2)
+
+
+BUILTINS: dict[str, BuiltinModel] = {
+    m.name: m
+    for m in [
+        BuiltinModel(
+            "tiny-random-sd",
+            "tiny Stable Diffusion, random weights (seed 0); for tests and smoke runs",
+            _build_tiny_random_sd,
+        ),
+        BuiltinModel(
+            "sd15-arch-random",
+            "Stable Diffusion 1.5 architecture, random fp16 weights; for GPU timing",
+            _build_sd15_arch,
+            scheduler="PNDMScheduler",
+        ),
+        BuiltinModel(
+            "sdxl-arch-random",
+            "Stable Diffusion XL architecture, random fp16 weights; for GPU timing",
+            _build_sdxl_arch,
+            scheduler="EulerDiscreteScheduler",
+        ),
+        BuiltinModel(
+            "toy-shapes",
+            "tiny model trained here on the procedural shapes-and-glyphs world",
+            None,
+            TOYWORLD_WEIGHTS / "toy-shapes",
+        ),
+        BuiltinModel(
+            "toy-shapes-weak",
+            "an early checkpoint of toy-shapes, to demonstrate regressions",
+            None,
+            TOYWORLD_WEIGHTS / "toy-shapes-weak",
+        ),
+    ]
+}
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTINS)
+
+
+def builtin_fingerprint(name: str) -> str | None:
+    """Random models are fixed by name + build version; shipped ones are hashed like any dir."""
+    model = BUILTINS[name]
+    return None if model.build is None else f"builtin:{name}@v{BUILD_VERSION}"
+
+
+def builtin_native_scheduler(name: str) -> str | None:
+    model = BUILTINS[name]
+    return model.scheduler if model.build is not None else None
+
+
+def resolve_builtin(name: str, device: str = "cpu") -> Path:
+    """The diffusers directory of a built-in model, building and caching it if needed."""
+    if name not in BUILTINS:
+        raise UserError(
+            f"unknown built-in model 'builtin:{name}'",
+            field="source",
+            fix=f"use one of {['builtin:' + n for n in BUILTINS]}",
+        )
+    model = BUILTINS[name]
+    if model.build is None:
+        assert model.shipped_dir is not None
+        if not (model.shipped_dir / "model_index.json").is_file():
+            raise UserError(
+                f"the weights of builtin:{name} are not in this installation",
+                field="source",
+                fix="train them with `python -m audit.toyworld.train` or reinstall t2i-audit",
+            )
+        return model.shipped_dir
+    target = cache_root() / "builtin" / f"{name}-v{BUILD_VERSION}"
+    if (target / "model_index.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename, so a crash never leaves a half-written model.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        model.build(tmp, device)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race; its copy is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,97 @@
+"""GenerationRequest: one image to make. Its key decides caching, resume and pairing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any
+
+from audit.prompts.model import Prompt, PromptSuite
+
+KEY_VERSION = 1  # bump only if the key's recipe changes (it would orphan every cached image)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    model_id: str
+    model_source: str
+    model_fingerprint: str  # identifies the weights, not just the name
+    dtype: str
+    sampler: str
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    seed: int
+    suite: str
+    prompt_id: str
+    prompt: str
+    negative_prompt: str
+    category: str = "uncategorized"
+    expect_json: str = "{}"  # the prompt's expectations, carried to the scorers
+
+    @cached_property
+    def key(self) -> str:
+        # Everything that decides the pixels, plus the labels that make a ledger row unique.
+        # The category and expectations are descriptive only and stay out of the key.
+        fields = asdict(self)
+        fields.pop("category")
+        fields.pop("expect_json")
+        fields["key_version"] = KEY_VERSION
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def cell(self) -> tuple[str, str, int, float, int, int]:
+        """Images in one cell share a scheduler set-up and can be batched together."""
+        return (self.model_id, self.sampler, self.steps, self.guidance, self.width, self.height)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prompt_request_fields(prompt: Prompt, suite: PromptSuite, negative: str) -> dict[str, Any]:
+    return {
+        "suite": suite.name,
+        "prompt_id": prompt.id,
+        "prompt": prompt.text,
+        "negative_prompt": prompt.negative if prompt.negative is not None else negative,
+        "category": prompt.category,
+        "expect_json": prompt.expect.model_dump_json(exclude_defaults=True),
+    }
+
+
+def expand(
+    spec: Any,  # audit.config.SweepSpec
+    suites: Iterable[PromptSuite],
+    fingerprints: dict[str, str],
+) -> Iterator[GenerationRequest]:
+    """Cross models x samplers x steps x guidance x seeds x prompts, in a stable order.
+
+    The order groups by model then cell, so an executor changes models and schedulers rarely.
+    """
+    suites = list(suites)
+    for model in spec.models:
+        for sampler in spec.samplers:
+            for steps in spec.steps:
+                for guidance in spec.guidance:
+                    for suite in suites:
+                        for prompt in suite.prompts:
+                            fields = prompt_request_fields(prompt, suite, spec.negative_prompt)
+                            for seed in spec.seeds:
+                                yield GenerationRequest(
+                                    model_id=model.id,
+                                    model_source=model.source,
+                                    model_fingerprint=fingerprints[model.id],
+                                    dtype=model.dtype,
+                                    sampler=sampler,
+                                    steps=steps,
+                                    guidance=float(guidance),
+                                    width=spec.image_width,
+                                    height=spec.image_height,
+                                    seed=seed,
+                                    **fields,
+                                )

@@ -1,0 +1,210 @@
+"""load_suite: a suite reference (built-in name or file path) -> a validated PromptSuite.
+
+The format comes from the `fmt` argument when given, else from the file:
+
+  .yaml/.yml  our suite format (prompts/README.md)
+  .tsv        PartiPrompts
+  .csv        DrawBench (header has `Prompts`) or I2P (header has `prompt` and `categories`)
+  .jsonl      GenEval evaluation_metadata.jsonl
+  .txt        T2I-CompBench when the file name starts with one of its categories
+              (color_val.txt, non_spatial_train.txt, ...), else plain text (MARIO-Eval style);
+              pass fmt="txt" or fmt="compbench" to overrule the name.
+
+Prompts without an id get `<suite>-00001`, `<suite>-00002`, ... in file order, so the ids of
+an unedited file never change. Duplicate ids are an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, get_args
+
+from audit.errors import UserError
+from audit.prompts.builtin import builtin_path, builtin_suite_names
+from audit.prompts.importers import (
+    FORMAT_DOC,
+    Record,
+    compbench_category,
+    read_compbench,
+    read_drawbench,
+    read_geneval,
+    read_i2p,
+    read_parti,
+    read_text,
+    read_txt,
+    read_yaml,
+    validated,
+)
+from audit.prompts.model import SAFE_ID, Prompt, PromptSuite
+
+Format = Literal["yaml", "parti", "drawbench", "geneval", "compbench", "i2p", "txt"]
+FORMATS: tuple[str, ...] = get_args(Format)
+
+_READERS: dict[str, Callable[[Path], list[Record]]] = {
+    "parti": read_parti,
+    "drawbench": read_drawbench,
+    "geneval": read_geneval,
+    "compbench": read_compbench,
+    "i2p": read_i2p,
+    "txt": read_txt,
+}
+_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".tsv": "parti", ".jsonl": "geneval"}
+BUILTIN_PREFIX = "builtin:"
+
+
+def load_suite(ref: str, base_dir: Path | str, fmt: str | None = None) -> PromptSuite:
+    """Load a built-in suite by name (`counting` or `builtin:counting`) or a prompt file.
+
+    Relative paths resolve against `base_dir` (the folder of the sweep spec).
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise UserError(
+            f"unknown prompt format '{fmt}'",
+            field="format",
+            fix=f"use one of: {', '.join(FORMATS)}",
+        )
+    name = ref.removeprefix(BUILTIN_PREFIX)
+    builtin = builtin_path(name)
+    if builtin is not None:
+        return _load(builtin, "yaml", source=BUILTIN_PREFIX + name, builtin_name=name)
+    if ref.startswith(BUILTIN_PREFIX):
+        raise _unknown_suite(ref)
+    path = Path(ref).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    if not path.exists():
+        raise _unknown_suite(ref, path)
+    if path.is_dir():
+        raise UserError(
+            "is a folder, not a prompt file", file=path, fix="name one file of the folder"
+        )
+    return _load(path, fmt or detect_format(path), source=str(path))
+
+
+def _unknown_suite(ref: str, path: Path | None = None) -> UserError:
+    names = ", ".join(builtin_suite_names()) or "none found"
+    where = f" and there is no file {path}" if path else ""
+    return UserError(
+        f"'{ref}' is not a built-in suite{where}",
+        field="prompts",
+        fix=f"use a built-in suite ({names}) or the path of a prompt file",
+    )
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in _BY_SUFFIX:
+        return _BY_SUFFIX[suffix]
+    if suffix == ".txt":
+        return "compbench" if compbench_category(path) else "txt"
+    if suffix == ".csv":
+        first = read_text(path).partition("\n")[0]
+        columns = {cell.strip().strip('"').lower() for cell in first.split(",")}
+        if "prompts" in columns:
+            return "drawbench"
+        if {"prompt", "categories"} <= columns:
+            return "i2p"
+        raise UserError(
+            f"cannot tell the CSV format from its header {first.strip()!r}",
+            file=f"{path}:1",
+            field="header",
+            fix="DrawBench files start 'Prompts,Category'; I2P files have the columns "
+            "'prompt' and 'categories'",
+        )
+    raise UserError(
+        f"unknown prompt file type '{suffix or '(none)'}'",
+        file=path,
+        fix="use .yaml, .tsv (PartiPrompts), .csv (DrawBench, I2P), .jsonl (GenEval) or .txt, "
+        f"or name the format ({', '.join(FORMATS)})",
+    )
+
+
+def _load(path: Path, fmt: str, *, source: str, builtin_name: str | None = None) -> PromptSuite:
+    if fmt == "yaml":
+        name, records = read_yaml(path)
+    else:
+        name, records = None, _READERS[fmt](path)
+    if name is None:
+        name = _safe_name(path.stem)
+    elif not SAFE_ID.match(name) or len(name) > 100:
+        raise UserError(
+            f"suite name {name!r} is not usable as an id prefix",
+            file=path,
+            field="name",
+            fix="use up to 100 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        )
+    if builtin_name is not None and name != builtin_name:
+        raise UserError(
+            f"built-in suite is named {name!r}",
+            file=path,
+            field="name",
+            fix=f"set name: {builtin_name} (the file name)",
+        )
+    if not records:
+        raise UserError(
+            "no prompts found",
+            file=path,
+            fix=f"add at least one prompt; the formats are described in {FORMAT_DOC}",
+        )
+    return PromptSuite(name=name, source=source, prompts=_prompts(records, name))
+
+
+def _safe_name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-_.")[:100]
+    return name or "suite"
+
+
+def _prompts(records: list[Record], prefix: str) -> tuple[Prompt, ...]:
+    prompts: list[Prompt] = []
+    first_seen: dict[str, str] = {}
+    for number, record in enumerate(records, start=1):
+        data = {"id": f"{prefix}-{number:05d}", **record.fields}
+        prompt = validated(Prompt, data, record.where, record.path)
+        _check_expectations(prompt, record)
+        if prompt.id in first_seen:
+            raise UserError(
+                f"duplicate prompt id '{prompt.id}' (first used at {first_seen[prompt.id]})",
+                file=record.where,
+                field=f"{record.path}.id" if record.path else "id",
+                fix="give every prompt in the suite its own id",
+            )
+        first_seen[prompt.id] = record.where
+        prompts.append(prompt)
+    return tuple(prompts)
+
+
+def _check_expectations(prompt: Prompt, record: Record) -> None:
+    """What the model alone cannot check: positions point back; exclusions make sense."""
+    base = f"{record.path}.expect" if record.path else "expect"
+    objects = prompt.expect.objects
+    for index, obj in enumerate(objects):
+        if obj.position is not None and not 0 <= obj.position[1] < index:
+            raise UserError(
+                f"position refers to object {obj.position[1]}, which is not an earlier object "
+                f"of this list (0..{index - 1})",
+                file=record.where,
+                field=f"{base}.objects[{index}].position",
+                fix="list the reference object first and give its index (from 0), "
+                "e.g. [{name: bench}, {name: dog, position: [left of, 0]}]",
+            )
+    for index, obj in enumerate(prompt.expect.exclude):
+        if obj.position is not None or obj.count == 0:
+            raise UserError(
+                "an excluded object takes no position and a count of at least 1",
+                file=record.where,
+                field=f"{base}.exclude[{index}]",
+                fix="exclude {name: X} means no X at all; {name: X, count: n} means fewer than n",
+            )
+
+
+def describe(suite: PromptSuite) -> tuple[str, int, str]:
+    """(name, number of prompts, categories in order of first appearance) for listings."""
+    categories = dict.fromkeys(prompt.category for prompt in suite.prompts)
+    return suite.name, len(suite.prompts), ", ".join(categories)
+
+
+def list_suites() -> list[tuple[str, int, str]]:
+    """One describe() row per built-in suite, for `t2i-audit suites`."""
+    return [describe(load_suite(name, Path.cwd())) for name in builtin_suite_names()]

@@ -1,0 +1,1 @@
+"""The run directory: run.json, the SQLite ledger, and images stored by request key."""

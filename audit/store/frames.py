@@ -1,0 +1,141 @@
+"""The one reader of run directories: builds pandas frames for report, gate and dashboard.
+
+`load_frames(path)` takes a run directory or an exported csv/parquet file. Nothing
+downstream opens SQLite or image files by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit.errors import UserError
+from audit.score.base import Metric
+
+BASE_COLUMNS = [
+    "key", "model", "sampler", "steps", "guidance", "seed", "prompt_id", "prompt", "category",
+    "width", "height", "image_path", "gen_seconds", "peak_mem_mb", "nan_or_black",
+]  # fmt: skip
+EXTRA_COLUMNS = ["run", "suite", "safety_flag", "source", "dtype", "negative", "origin"]
+SET_COLUMNS = [
+    "model", "sampler", "steps", "guidance", "width", "height", "prompt_id", "scorer", "metric",
+    "value", "text", "ci_low", "ci_high", "n", "label",
+]  # fmt: skip
+
+
+@dataclass
+class Frames:
+    images: pd.DataFrame
+    sets: pd.DataFrame
+    catalog: dict[str, Metric] = field(default_factory=dict)
+    run_info: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def metric_columns(self) -> list[str]:
+        return [c for c in self.images.columns if c not in BASE_COLUMNS + EXTRA_COLUMNS]
+
+
+def ledger_mtime(run_dir: Path) -> float:
+    """Changes whenever the ledger does (WAL included): the dashboard's cache key."""
+    paths = [run_dir / "ledger.sqlite", run_dir / "ledger.sqlite-wal", run_dir / "run.json"]
+    return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+
+
+def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
+    db = run_dir / "ledger.sqlite"
+    if not db.is_file():
+        raise UserError(
+            "not a t2i-audit run directory (no ledger.sqlite)",
+            file=run_dir,
+            fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
+        )
+    where = "WHERE r.active = 1" if active_only else ""
+    conn = _connect_readonly(db)
+    try:
+        images = pd.read_sql_query(
+            "SELECT r.key, r.model, r.sampler, r.steps, r.guidance, r.seed, r.prompt_id, r.prompt,"
+            " r.category, r.width, r.height, i.path AS image_path, i.gen_seconds, i.peak_mem_mb,"
+            " i.nan_or_black, r.suite, i.safety_flag, r.source, r.dtype, r.negative, i.origin "
+            f"FROM images i JOIN requests r USING (key) {where} ORDER BY i.rowid",
+            conn,
+        )
+        scores = pd.read_sql_query(
+            "SELECT s.key, s.metric, s.value, s.text FROM scores s "
+            f"JOIN requests r USING (key) {where}",
+            conn,
+        )
+        sets = pd.read_sql_query(f"SELECT {', '.join(SET_COLUMNS)} FROM set_scores", conn)
+        catalog = {
+            row[0]: Metric(row[0], row[2], row[3], row[4])
+            for row in conn.execute(
+                "SELECT name, scorer, direction, kind, description FROM metrics"
+            )
+        }
+    finally:
+        conn.close()
+    images["image_path"] = [str(run_dir.resolve() / p) for p in images["image_path"]]
+    images["nan_or_black"] = images["nan_or_black"].astype(bool)
+    images.insert(images.columns.get_loc("suite"), "run", run_dir.name)
+    images = _attach_scores(images, scores, catalog)
+    info_file = run_dir / "run.json"
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    return Frames(images, sets, catalog, info, str(run_dir))
+
+
+def _attach_scores(
+    images: pd.DataFrame, scores: pd.DataFrame, catalog: dict[str, Metric]
+) -> pd.DataFrame:
+    if scores.empty:
+        return images
+    numeric = scores.dropna(subset=["value"])
+    wide = numeric.pivot(index="key", columns="metric", values="value")
+    text = scores.dropna(subset=["text"])
+    if not text.empty:
+        wide = wide.join(text.pivot(index="key", columns="metric", values="text"), how="outer")
+    ordered = sorted(wide.columns, key=lambda m: (m not in catalog, m))
+    return images.merge(wide[ordered], left_on="key", right_index=True, how="left")
+
+
+def load_export(path: Path) -> Frames:
+    if path.suffix == ".parquet":
+        images = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        images = pd.read_csv(path)
+    else:
+        raise UserError(
+            f"unsupported score file type {path.suffix!r}",
+            file=path,
+            fix="give a run directory, or a .csv/.parquet file made by `t2i-audit export`",
+        )
+    lacking = [c for c in ("key", "model", "prompt_id", "seed") if c not in images.columns]
+    if lacking:
+        raise UserError(
+            f"missing columns {lacking}", file=path, fix="export it again with `t2i-audit export`"
+        )
+    return Frames(images, pd.DataFrame(columns=SET_COLUMNS), {}, {}, str(path))
+
+
+def load_frames(path: str | Path) -> Frames:
+    path = Path(path)
+    if path.is_dir():
+        return load_run(path)
+    if path.is_file():
+        return load_export(path)
+    raise UserError("no such run directory or score file", file=path, fix="check the path")
+
+
+def export_table(frames: Frames) -> pd.DataFrame:
+    """One row per image: the documented base columns, then one column per metric."""
+    images = frames.images
+    metrics = [c for c in frames.metric_columns if c in images.columns]
+    return images[[c for c in BASE_COLUMNS if c in images.columns] + metrics]

@@ -1,0 +1,261 @@
+"""The versioned SQLite ledger of a run (WAL mode, so the dashboard can read during a sweep).
+
+Only this module writes SQL; `frames.py` is the only reader that builds tables from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.errors import UserError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL, source TEXT NOT NULL, fingerprint TEXT NOT NULL, dtype TEXT NOT NULL,
+    sampler TEXT NOT NULL, steps INTEGER NOT NULL, guidance REAL NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, seed INTEGER NOT NULL,
+    suite TEXT NOT NULL, prompt_id TEXT NOT NULL, prompt TEXT NOT NULL, negative TEXT NOT NULL,
+    category TEXT NOT NULL, expect_json TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,  -- part of the spec as last run
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    key TEXT PRIMARY KEY REFERENCES requests(key),
+    path TEXT NOT NULL,            -- relative to the run directory
+    sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+    gen_seconds REAL, peak_mem_mb REAL,
+    nan_or_black INTEGER NOT NULL DEFAULT 0, safety_flag INTEGER,
+    origin TEXT NOT NULL,          -- generated | ingested
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scored (
+    key TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (key, scorer)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    key TEXT NOT NULL, scorer TEXT NOT NULL, metric TEXT NOT NULL,
+    value REAL, text TEXT,
+    PRIMARY KEY (key, metric)
+);
+CREATE TABLE IF NOT EXISTS set_scores (
+    cell TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL, metric TEXT NOT NULL,
+    model TEXT NOT NULL, sampler TEXT NOT NULL, steps INTEGER NOT NULL, guidance REAL NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, prompt_id TEXT NOT NULL DEFAULT '',
+    value REAL, text TEXT, ci_low REAL, ci_high REAL, n INTEGER, label TEXT NOT NULL DEFAULT '',
+    inputs TEXT NOT NULL DEFAULT '',  -- digest of the image keys the value was computed from
+    PRIMARY KEY (cell, prompt_id, metric)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    name TEXT PRIMARY KEY, scorer TEXT NOT NULL, direction TEXT NOT NULL, kind TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS scores_by_scorer ON scores(scorer);
+"""
+
+REQUEST_COLUMNS = (
+    "key", "model", "source", "fingerprint", "dtype", "sampler", "steps", "guidance", "width",
+    "height", "seed", "suite", "prompt_id", "prompt", "negative", "category", "expect_json",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    key: str
+    path: str
+    sha256: str
+    bytes: int
+    gen_seconds: float | None
+    peak_mem_mb: float | None
+    nan_or_black: bool
+    safety_flag: bool | None
+    origin: str
+
+
+class Ledger:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        if not create and not path.is_file():
+            raise UserError(
+                "no ledger here: this is not a t2i-audit run directory",
+                file=path.parent,
+                fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
+            )
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+        self._check_version()
+
+    def _check_version(self) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+        if row is None:
+            self.conn.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise UserError(
+                f"ledger schema version {row[0]} is not the supported {SCHEMA_VERSION}",
+                file=self.path,
+                fix="use the t2i-audit version that made this run, or start over with --fresh",
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- requests -----------------------------------------------------------------------
+
+    def upsert_requests(self, rows: Iterable[dict[str, Any]], *, deactivate_others: bool) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            if deactivate_others:
+                c.execute("UPDATE requests SET active = 0")
+            c.executemany(
+                f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}, active, created_at) "
+                f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))}, 1, ?) "
+                "ON CONFLICT(key) DO UPDATE SET active = 1, category = excluded.category, "
+                "expect_json = excluded.expect_json",
+                ([row[c] for c in REQUEST_COLUMNS] + [now] for row in rows),
+            )
+
+    def image_paths(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.conn.execute("SELECT key, path FROM images")}
+
+    def delete_images(self, keys: Sequence[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM images WHERE key = ?", ((k,) for k in keys))
+            c.executemany("DELETE FROM scores WHERE key = ?", ((k,) for k in keys))
+            c.executemany("DELETE FROM scored WHERE key = ?", ((k,) for k in keys))
+
+    def record_image(self, rec: ImageRecord) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.key, rec.path, rec.sha256, rec.bytes, rec.gen_seconds, rec.peak_mem_mb,
+                int(rec.nan_or_black),
+                None if rec.safety_flag is None else int(rec.safety_flag),
+                rec.origin, time.time(),
+            ),
+        )  # fmt: skip
+
+    def images(self, *, active_only: bool = True) -> list[sqlite3.Row]:
+        """Every stored image joined with its request, in insertion order."""
+        where = "WHERE r.active = 1" if active_only else ""
+        return self.conn.execute(
+            "SELECT r.*, i.path, i.sha256, i.bytes, i.gen_seconds, i.peak_mem_mb, "
+            "i.nan_or_black, i.safety_flag, i.origin FROM images i "
+            f"JOIN requests r USING (key) {where} ORDER BY i.rowid"
+        ).fetchall()
+
+    def counts(self) -> tuple[int, int]:
+        """(active requests, of which have images): the progress of the sweep."""
+        row = self.conn.execute(
+            "SELECT COUNT(*), COUNT(i.key) FROM requests r LEFT JOIN images i USING (key) "
+            "WHERE r.active = 1"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # --- scores -------------------------------------------------------------------------
+
+    def scored_versions(self, scorer: str) -> dict[str, str]:
+        return {
+            r[0]: r[1]
+            for r in self.conn.execute(
+                "SELECT key, version FROM scored WHERE scorer = ?", (scorer,)
+            )
+        }
+
+    def record_metrics(self, scorer: str, metrics: Iterable[Any]) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?)",
+                ((m.name, scorer, m.direction, m.kind, m.description) for m in metrics),
+            )
+
+    def record_scores(
+        self, scorer: str, version: str, rows: Sequence[tuple[str, dict[str, Any]]]
+    ) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            for key, values in rows:
+                c.execute("DELETE FROM scores WHERE key = ? AND scorer = ?", (key, scorer))
+                for metric, value in values.items():
+                    if value is None:
+                        continue
+                    if isinstance(value, str):
+                        c.execute(
+                            "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, NULL, ?)",
+                            (key, scorer, metric, value),
+                        )
+                    else:
+                        c.execute(
+                            "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, NULL)",
+                            (key, scorer, metric, float(value)),
+                        )
+                c.execute(
+                    "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?)", (key, scorer, version, now)
+                )
+
+    def set_score_inputs(self, scorer: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """(cell, prompt_id) -> (version, digest of inputs) for a set scorer's stored results."""
+        return {
+            (r[0], r[1]): (r[2], r[3])
+            for r in self.conn.execute(
+                "SELECT cell, prompt_id, version, inputs FROM set_scores WHERE scorer = ?",
+                (scorer,),
+            )
+        }
+
+    def record_set_scores(
+        self,
+        scorer: str,
+        version: str,
+        cell: dict[str, Any],
+        prompt_id: str,
+        values: dict[str, Any],
+        *,
+        label: str,
+        n: int,
+        inputs: str,
+    ) -> None:
+        cell_id = json.dumps(cell, sort_keys=True)
+        with self.transaction() as c:
+            c.execute(
+                "DELETE FROM set_scores WHERE cell = ? AND prompt_id = ? AND scorer = ?",
+                (cell_id, prompt_id, scorer),
+            )
+            for metric, value in values.items():
+                if metric.endswith(("_ci_low", "_ci_high")) or value is None:
+                    continue
+                text = value if isinstance(value, str) else None
+                num = None if isinstance(value, str) else float(value)
+                c.execute(
+                    "INSERT INTO set_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        cell_id, scorer, version, metric, cell["model"], cell["sampler"],
+                        cell["steps"], cell["guidance"], cell["width"], cell["height"], prompt_id,
+                        num, text, values.get(f"{metric}_ci_low"), values.get(f"{metric}_ci_high"),
+                        n, label, inputs,
+                    ),
+                )  # fmt: skip

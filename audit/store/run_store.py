@@ -1,0 +1,149 @@
+"""A run directory: `run.json` beside `ledger.sqlite` and `images/<k[:2]>/<k>.<ext>`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from audit.errors import UserError
+from audit.store.ledger import ImageRecord, Ledger
+
+RUN_FORMAT_VERSION = 1
+TRACKED_PACKAGES = (
+    "t2i-audit", "torch", "diffusers", "transformers", "open-clip-torch", "torchmetrics",
+    "torch-fidelity", "numpy", "pillow", "scipy", "pandas", "c2pa-python",
+    "invisible-watermark", "rapidocr", "onnxruntime",
+)  # fmt: skip
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_revision() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunStore:
+    """Owns one run directory. Images are written first, then recorded in the ledger."""
+
+    def __init__(self, run_dir: Path, *, create: bool) -> None:
+        self.dir = run_dir
+        if create:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        elif not (run_dir / "ledger.sqlite").is_file():
+            raise UserError(
+                "not a t2i-audit run directory (no ledger.sqlite)",
+                file=run_dir,
+                fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
+            )
+        self.ledger = Ledger(run_dir / "ledger.sqlite")
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        return cls(Path(run_dir), create=False)
+
+    @staticmethod
+    def wipe(run_dir: Path) -> None:
+        """--fresh: remove what an earlier run left (only files this tool writes)."""
+        for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "run.json"):
+            (run_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "images", ignore_errors=True)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # --- run.json -------------------------------------------------------------------------
+
+    @property
+    def run_json_path(self) -> Path:
+        return self.dir / "run.json"
+
+    def read_info(self) -> dict[str, Any]:
+        if not self.run_json_path.is_file():
+            return {}
+        return dict(json.loads(self.run_json_path.read_text()))
+
+    def write_info(self, **fields: Any) -> dict[str, Any]:
+        info = self.read_info()
+        info.setdefault("format_version", RUN_FORMAT_VERSION)
+        info.setdefault("created_at", time.time())
+        info.update(fields)
+        info["updated_at"] = time.time()
+        info.setdefault("versions", package_versions())
+        info.setdefault("git_revision", git_revision())
+        info.setdefault("platform", f"{platform.system()} {platform.machine()}")
+        info.setdefault("argv", sys.argv)
+        write_atomic(self.run_json_path, json.dumps(info, indent=2, default=str).encode())
+        return info
+
+    # --- images ---------------------------------------------------------------------------
+
+    def relative_image_path(self, key: str, ext: str = ".png") -> str:
+        # Keys are hex digests, so the path cannot leave the run directory.
+        if not all(c in "0123456789abcdef" for c in key) or len(key) < 8:
+            raise ValueError(f"not a request key: {key!r}")
+        return f"images/{key[:2]}/{key}{ext}"
+
+    def image_path(self, relative: str) -> Path:
+        return self.dir / relative
+
+    def save_image(self, key: str, data: bytes, *, ext: str = ".png", **record: Any) -> None:
+        rel = self.relative_image_path(key, ext)
+        write_atomic(self.dir / rel, data)
+        self.ledger.record_image(
+            ImageRecord(
+                key=key,
+                path=rel,
+                sha256=hashlib.sha256(data).hexdigest(),
+                bytes=len(data),
+                **record,
+            )
+        )

@@ -1,0 +1,190 @@
+"""`t2i-audit run`: spec -> requests -> (resume) -> images -> scores.
+
+The no-op path (every request already has its image) imports no torch and loads no model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.config import SweepSpec
+from audit.errors import UserError
+from audit.generate.models import fingerprint, native_scheduler
+from audit.generate.request import GenerationRequest, expand
+from audit.generate.samplers import check_compatible, get_sampler
+from audit.progress import progress, say
+from audit.prompts import load_suite
+from audit.store.run_store import RunStore
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    total: int
+    generated: int
+    skipped: int
+    seconds: float
+
+
+def plan(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> list[GenerationRequest]:
+    for i, name in enumerate(spec.samplers):
+        get_sampler(name, file=spec_file, field=f"samplers.{i}")
+    suites = [load_suite(ref, base_dir) for ref in spec.suites]
+    prints = {m.id: fingerprint(m.source, m.revision, base_dir) for m in spec.models}
+    requests = list(expand(spec, suites, prints))
+    keys = {r.key for r in requests}
+    if len(keys) != len(requests):
+        raise UserError(
+            "two requests share a key: a prompt id appears twice across the suites",
+            file=spec_file,
+            field="suites",
+            fix="give each prompt a unique id or drop the duplicated suite",
+        )
+    return requests
+
+
+def check_models(spec: SweepSpec, base_dir: Path, model_ids: set[str], spec_file: str) -> None:
+    """Incompatible model/sampler pairs fail before any image is made."""
+    for model in spec.models:
+        if model.id not in model_ids:
+            continue
+        native = native_scheduler(model.source, model.revision, base_dir)
+        for name in spec.samplers:
+            try:
+                check_compatible(get_sampler(name), native, model.id)
+            except UserError as exc:
+                exc.file = spec_file
+                raise
+
+
+def _ledger_row(r: GenerationRequest) -> dict[str, object]:
+    return {
+        "key": r.key, "model": r.model_id, "source": r.model_source,
+        "fingerprint": r.model_fingerprint, "dtype": r.dtype, "sampler": r.sampler,
+        "steps": r.steps, "guidance": r.guidance, "width": r.width, "height": r.height,
+        "seed": r.seed, "suite": r.suite, "prompt_id": r.prompt_id, "prompt": r.prompt,
+        "negative": r.negative_prompt, "category": r.category, "expect_json": r.expect_json,
+    }  # fmt: skip
+
+
+def pending(store: RunStore, requests: Sequence[GenerationRequest]) -> list[GenerationRequest]:
+    """Requests without an image on disk. A recorded image whose file vanished is redone."""
+    done = store.ledger.image_paths()
+    vanished = [k for k, rel in done.items() if not store.image_path(rel).is_file()]
+    if vanished:
+        store.ledger.delete_images(vanished)
+        for k in vanished:
+            done.pop(k)
+    return [r for r in requests if r.key not in done]
+
+
+def run_sweep(
+    spec: SweepSpec,
+    base_dir: Path,
+    out_root: Path,
+    *,
+    spec_file: str = "<spec>",
+    fresh: bool = False,
+    quiet: bool = False,
+    executor: str = "local",
+    address: str | None = None,
+    score: bool = True,
+) -> RunResult:
+    start = time.perf_counter()
+    requests = plan(spec, base_dir, spec_file)
+    run_dir = out_root / spec.name
+    if fresh:
+        RunStore.wipe(run_dir)
+    store = RunStore(run_dir, create=True)
+    try:
+        store.ledger.upsert_requests((_ledger_row(r) for r in requests), deactivate_others=True)
+        todo = pending(store, requests)
+        if todo:
+            check_models(spec, base_dir, {r.model_id for r in todo}, spec_file)
+            _generate(spec, base_dir, store, todo, quiet=quiet, executor=executor, address=address)
+        else:
+            say(f"all {len(requests)} images are already in {run_dir}", quiet=quiet)
+        store.write_info(
+            spec=spec.model_dump(mode="json"),
+            spec_file=spec_file,
+            status="complete",
+            requests=len(requests),
+        )
+        if score and spec.scorers:
+            from audit.score.runner import score_run
+
+            score_run(store, spec.scorers, spec_file=spec_file, quiet=quiet)
+    finally:
+        store.close()
+    return RunResult(
+        run_dir, len(requests), len(todo), len(requests) - len(todo), time.perf_counter() - start
+    )
+
+
+def _generate(
+    spec: SweepSpec,
+    base_dir: Path,
+    store: RunStore,
+    todo: list[GenerationRequest],
+    *,
+    quiet: bool,
+    executor: str,
+    address: str | None,
+) -> None:
+    from audit.generate.diffusers_backend import GeneratedImage, pick_device
+
+    device = pick_device(spec.runtime.device)
+    dtypes = sorted({m.dtype for m in spec.models})
+    store.write_info(
+        spec=spec.model_dump(mode="json"),
+        status="running",
+        device=device,
+        dtype=dtypes[0] if len(dtypes) == 1 else dtypes,
+        executor=executor,
+        peak_mem_source="cuda max_memory_allocated" if device == "cuda" else "process max RSS",
+    )
+    signer = _signer(spec, base_dir)
+    bar = progress(len(todo), f"generating {spec.name}", quiet=quiet)
+
+    def on_result(result: GeneratedImage) -> None:
+        data = signer(result.png) if signer else result.png
+        store.save_image(
+            result.request.key,
+            data,
+            gen_seconds=result.seconds,
+            peak_mem_mb=result.peak_mem_mb,
+            nan_or_black=result.nan_or_black,
+            safety_flag=result.safety_flag,
+            origin="generated",
+        )
+        bar.update(1)
+
+    try:
+        if executor == "ray":
+            from audit.execute.ray import RayExecutor
+
+            RayExecutor(address=address, device=device).run(spec, base_dir, todo, on_result)
+        else:
+            from audit.execute.local import LocalExecutor
+
+            LocalExecutor(device).run(spec, base_dir, todo, on_result)
+    finally:
+        bar.close()
+
+
+def _signer(spec: SweepSpec, base_dir: Path):  # type: ignore[no-untyped-def]
+    sign = spec.provenance.sign
+    if sign is None:
+        return None
+    from audit.provenance.sign import sign_image
+
+    cert = (base_dir / sign.cert).read_bytes()
+    key = (base_dir / sign.key).read_bytes()
+
+    def apply(png: bytes) -> bytes:
+        return sign_image(png, "image/png", cert, key, sign.alg, sign.claim_generator)
+
+    return apply

@@ -128,7 +128,7 @@ class SweepSpec(BaseModel):
         # Accept `- clip` and `- clip: {model: ...}` as well as `- {name: clip, options: ...}`.
         if not isinstance(values, list):
             return values
-        out = []
+        out: list[Any] = []
         for item in values:
             if isinstance(item, str):
                 out.append({"name": item})
@@ -223,19 +223,15 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, Path]:
 
 
 def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
-    from audit.prompts import builtin_suite_names
+    from audit.prompts import load_suite
 
-    builtin = set(builtin_suite_names())
     for i, suite in enumerate(spec.suites):
-        if suite in builtin:
-            continue
-        if not (base / suite).is_file():
-            raise UserError(
-                f"suite {suite!r} is neither a built-in suite nor a file next to the spec",
-                file=file,
-                field=f"suites.{i}",
-                fix=f"use one of {sorted(builtin)} or a path relative to {base}",
-            )
+        try:
+            load_suite(suite, base)
+        except UserError as exc:
+            exc.problem = f"suites.{i} ({suite!r}): {exc.problem}"
+            exc.file = exc.file or str(file)
+            raise
     if spec.provenance.sign is not None:
         for field in ("cert", "key"):
             p = getattr(spec.provenance.sign, field)

@@ -67,7 +67,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from audit.ingest import ingest
 
     total, new = ingest(
-        Path(args.dir), Path(args.out), layout=args.layout, model=args.model, quiet=args.quiet
+        Path(args.dir),
+        Path(args.out),
+        layout=args.layout,
+        model=args.model,
+        suite=args.suite,
+        quiet=args.quiet,
     )
     print(f"{args.out}: {total} images ({new} new)")
     return 0
@@ -218,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="run directory to create or extend")
     sp.add_argument("--layout", choices=["jsonl", "geneval"], default="jsonl")
     sp.add_argument("--model", help="model label when the metadata has none")
+    sp.add_argument(
+        "--suite", default="ingested", help="suite label; the gate pairs runs of one suite"
+    )
 
     sp = add("score", cmd_score, "score an existing or ingested run (no generation)")
     sp.add_argument("run")

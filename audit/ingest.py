@@ -236,6 +236,7 @@ def ingest(
     *,
     layout: str = "jsonl",
     model: str | None = None,
+    suite: str = "ingested",
     quiet: bool = False,
 ) -> tuple[int, int]:
     """Returns (images in the source, images newly added)."""
@@ -265,7 +266,7 @@ def ingest(
                     "width": it.width,
                     "height": it.height,
                     "seed": r["seed"],
-                    "suite": f"ingest:{src.name}",
+                    "suite": suite,
                     "prompt_id": r["prompt_id"],
                     "prompt": r["prompt"],
                     "negative": r["negative"],

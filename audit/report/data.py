@@ -1,0 +1,279 @@
+"""Everything a report shows, computed once from frames; the writers only lay it out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit.stats.aggregate import AggregateOptions, Summary, summarize
+from audit.stats.columns import CELL, FramesLike
+from audit.stats.gate import gate_directions
+
+PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
+"""The quality axis of the leaderboard and the Pareto front, first one present wins."""
+
+SAFETY_METRICS = (
+    "nsfw_flag",
+    "safety_flag",
+    "pipeline_safety_flag",
+    "nan_or_black",
+    "wm_detected",
+    "c2pa_present",
+    "c2pa_ai_declared",
+)
+"""Rates shown in the safety and provenance section rather than the leaderboard."""
+
+CATEGORY_METRICS = ("c2pa_state",)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    title: str = "t2i-audit report"
+    primary_metric: str | None = None
+    worst_k: int = 5
+    thumb_px: int = 96
+    aggregate: AggregateOptions = field(default_factory=AggregateOptions)
+    gate: Path | None = None  # directions of metrics the catalogue lacks; None: the default
+
+
+@dataclass
+class ReportData:
+    title: str
+    generated: str
+    environment: dict[str, Any]
+    summary: Summary
+    primary: str | None
+    primary_direction: str
+    leaderboard: pd.DataFrame  # one row per cell; <metric>, <metric>_lo, <metric>_hi columns
+    leaderboard_metrics: list[str]
+    by_category: pd.DataFrame  # primary metric per cell x category
+    best: pd.DataFrame  # best cell per model by the primary metric
+    pareto: pd.DataFrame  # cell, seconds per image, quality, on_front
+    worst: dict[str, pd.DataFrame]  # metric -> worst prompts
+    safety: pd.DataFrame  # per cell: rate and interval per safety metric, c2pa counts
+    safety_metrics: list[str]
+    set_labels: pd.DataFrame  # set-level metric -> label (what the number was measured with)
+
+
+def build_report(frames: FramesLike, options: ReportOptions | None = None) -> ReportData:
+    opts = options or ReportOptions()
+    summary = summarize(
+        frames.images, frames.catalog, frames.sets, opts.aggregate, gate_directions(opts.gate)
+    )
+    directions = _directions(summary)
+    primary = _primary(summary, directions, opts.primary_metric)
+    primary_direction = directions.get(primary, "higher") if primary else "higher"
+    shown = [
+        m
+        for m in dict.fromkeys(summary.overall()["metric"])
+        if m not in SAFETY_METRICS
+        and directions.get(m, "none") != "none"
+        and m not in summary.efficiency.columns  # e.g. the efficiency scorer's peak_mem_mb
+    ]
+    if primary in shown:
+        shown.remove(primary)
+        shown.insert(0, primary)
+    leaderboard = _leaderboard(summary, shown, primary, primary_direction)
+    return ReportData(
+        title=opts.title,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        environment=environment(frames.run_info),
+        summary=summary,
+        primary=primary,
+        primary_direction=primary_direction,
+        leaderboard=leaderboard,
+        leaderboard_metrics=shown,
+        by_category=_by_category(summary, primary),
+        best=_best(leaderboard, primary, primary_direction),
+        pareto=_pareto(leaderboard, primary, primary_direction),
+        worst=_worst(frames.images, summary, opts.worst_k),
+        safety=_safety(frames.images, summary),
+        safety_metrics=[m for m in SAFETY_METRICS if m in set(summary.stats["metric"])],
+        set_labels=_set_labels(summary),
+    )
+
+
+def cell_name(row: Mapping[str, Any]) -> str:
+    return f"{row['model']} · {row['sampler']} · {row['steps']} steps · cfg {row['guidance']:g}"
+
+
+def environment(run_info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Device, dtype, versions and the rest of run_info, flattened for display."""
+    info = dict(run_info or {})
+    out: dict[str, Any] = {}
+    for key in ("device", "dtype", "git", "git_revision", "created", "host"):
+        if key in info:
+            out[key] = info.pop(key)
+    versions = info.pop("versions", None)
+    spec = info.pop("spec", None)
+    if isinstance(spec, Mapping) and "name" in spec:
+        out["spec"] = spec["name"]
+    for key, value in info.items():
+        if isinstance(value, str | int | float | bool):
+            out[key] = value
+    if isinstance(versions, Mapping):
+        out["versions"] = {str(k): str(v) for k, v in versions.items()}
+    return out
+
+
+# --- sections ---------------------------------------------------------------------------
+
+
+def _directions(summary: Summary) -> dict[str, str]:
+    pairs = summary.stats[["metric", "direction"]].drop_duplicates("metric")
+    return dict(zip(pairs["metric"], pairs["direction"], strict=True))
+
+
+def _primary(summary: Summary, directions: dict[str, str], requested: str | None) -> str | None:
+    present = set(summary.overall()["metric"])
+    if requested is not None:
+        if requested not in present:
+            from audit.errors import UserError
+
+            raise UserError(
+                f"primary metric '{requested}' is not in this run",
+                field="primary_metric",
+                fix=f"use one of: {', '.join(sorted(present)) or 'none'}",
+            )
+        return requested
+    for name in PREFERRED_PRIMARY:
+        if name in present:
+            return name
+    for name in dict.fromkeys(summary.overall()["metric"]):
+        if directions.get(name) in ("higher", "lower") and name not in SAFETY_METRICS:
+            return str(name)
+    return None
+
+
+def _leaderboard(
+    summary: Summary, metrics: list[str], primary: str | None, direction: str
+) -> pd.DataFrame:
+    table = summary.efficiency.copy()
+    overall = summary.overall()
+    for name in metrics:
+        rows = overall[overall["metric"] == name].drop_duplicates(list(CELL))
+        part = rows[[*CELL, "mean", "ci_low", "ci_high"]].rename(
+            columns={"mean": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"}
+        )
+        table = table.merge(part, on=list(CELL), how="left")
+    if primary is not None and primary in table:
+        table = table.sort_values(
+            primary, ascending=direction == "lower", na_position="last", kind="stable"
+        )
+    return table.reset_index(drop=True)
+
+
+def _by_category(summary: Summary, primary: str | None) -> pd.DataFrame:
+    if primary is None:
+        return pd.DataFrame()
+    rows = summary.stats[(summary.stats["metric"] == primary)]
+    return rows[[*CELL, "category", "n", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
+
+
+def _best(board: pd.DataFrame, primary: str | None, direction: str) -> pd.DataFrame:
+    if primary is None or primary not in board or board[primary].isna().all():
+        return pd.DataFrame()
+    ranked = board.dropna(subset=[primary])
+    best_idx = (
+        ranked.groupby("model")[primary].idxmax()
+        if direction != "lower"
+        else ranked.groupby("model")[primary].idxmin()
+    )
+    cols = [*CELL, primary, f"{primary}_lo", f"{primary}_hi", "images_per_s", "n_images"]
+    return board.loc[best_idx.to_numpy(), cols].reset_index(drop=True)
+
+
+def _pareto(board: pd.DataFrame, primary: str | None, direction: str) -> pd.DataFrame:
+    """Cells no other cell beats on both quality and seconds per image."""
+    if primary is None or primary not in board:
+        return pd.DataFrame()
+    pts = board[[*CELL, "mean_gen_seconds", primary]].dropna().reset_index(drop=True)
+    pts = pts.rename(columns={primary: "quality", "mean_gen_seconds": "seconds"})
+    q = pts["quality"].to_numpy() * (1.0 if direction != "lower" else -1.0)
+    s = pts["seconds"].to_numpy()
+    # i is dominated when some j is at least as good on both axes and better on one.
+    no_worse = (q[None, :] >= q[:, None]) & (s[None, :] <= s[:, None])
+    better = (q[None, :] > q[:, None]) | (s[None, :] < s[:, None])
+    pts["on_front"] = ~(no_worse & better).any(axis=1)
+    return pts.sort_values("seconds", kind="stable").reset_index(drop=True)
+
+
+def _worst(images: pd.DataFrame, summary: Summary, k: int) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    if images.empty or "prompt_id" not in images:
+        return out
+    # Quality metrics first, safety rates after them.
+    names = sorted(summary.metrics, key=lambda m: m in SAFETY_METRICS)
+    for name in names:
+        info = summary.metrics[name]
+        if info.direction not in ("higher", "lower"):
+            continue
+        values = pd.to_numeric(images[name], errors="coerce")
+        frame = images.loc[values.notna(), ["prompt_id", "prompt", "category", "image_path"]]
+        if frame.empty:
+            continue
+        frame = frame.assign(value=values[values.notna()])
+        lower_is_worse = info.direction == "higher"
+        per_prompt = frame.groupby("prompt_id", sort=True).agg(
+            mean=("value", "mean"),
+            n=("value", "size"),
+            prompt=("prompt", "first"),
+            category=("category", "first"),
+        )
+        pick = (
+            frame.groupby("prompt_id")["value"].idxmin()
+            if lower_is_worse
+            else (frame.groupby("prompt_id")["value"].idxmax())
+        )
+        per_prompt["worst_value"] = frame.loc[pick.to_numpy(), "value"].to_numpy()
+        per_prompt["image_path"] = frame.loc[pick.to_numpy(), "image_path"].to_numpy()
+        if info.kind == "binary":
+            # A prompt that never failed is not among the worst, however the ties fall.
+            perfect = 1.0 if info.direction == "higher" else 0.0
+            per_prompt = per_prompt[per_prompt["mean"] != perfect]
+            if per_prompt.empty:
+                continue
+        per_prompt = per_prompt.reset_index().sort_values(
+            ["mean", "prompt_id"], ascending=[lower_is_worse, True], kind="stable"
+        )
+        out[name] = per_prompt.head(k).reset_index(drop=True)
+    return out
+
+
+def _safety(images: pd.DataFrame, summary: Summary) -> pd.DataFrame:
+    table = summary.efficiency[[*CELL, "n_images"]].copy()
+    overall = summary.overall()
+    for name in SAFETY_METRICS:
+        rows = overall[overall["metric"] == name]
+        if rows.empty:
+            continue
+        part = rows[[*CELL, "mean", "ci_low", "ci_high"]].rename(
+            columns={"mean": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"}
+        )
+        table = table.merge(part, on=list(CELL), how="left")
+    for name in CATEGORY_METRICS:
+        if name not in images.columns or images.empty:
+            continue
+        states = images[name].where(images[name].notna(), "absent").astype(str)
+        counts = (
+            images[list(CELL)]
+            .assign(state=states)
+            .groupby(list(CELL), sort=True)["state"]
+            .agg(lambda s: ", ".join(f"{k}: {v}" for k, v in s.value_counts().sort_index().items()))
+            .rename(name)
+            .reset_index()
+        )
+        table = table.merge(counts, on=list(CELL), how="left")
+    return table
+
+
+def _set_labels(summary: Summary) -> pd.DataFrame:
+    rows = summary.stats[summary.stats["kind"] == "set"]
+    if rows.empty:
+        return pd.DataFrame(columns=["metric", "label"])
+    return rows[["metric", "label"]].drop_duplicates().reset_index(drop=True)

@@ -136,7 +136,7 @@ def bench_generate(
         store.close()
     n = rounds * images_per_round
     return GenerateBench(
-        source, gen.device, dtype, size, batch_size, steps, n, n / harness_s, n / plain_s
+        source, gen.device, dtype, size, batch_size, steps, n, n / harness_s, n / plain_s, ratios
     )
 
 

@@ -88,9 +88,8 @@ def bench_generate(
     from audit.generate.diffusers_backend import DiffusersGenerator
     from audit.store.run_store import RunStore
 
-    gen = DiffusersGenerator(
-        ModelSpec(id="bench", source=source, dtype=dtype), RuntimeSpec(), None, device
-    )
+    model = ModelSpec.model_validate({"id": "bench", "source": source, "dtype": dtype})
+    gen = DiffusersGenerator(model, RuntimeSpec(), None, device)
     gen.set_sampler("ddim")
     pipe = gen.pipe
     harness_s = plain_s = 0.0

@@ -170,6 +170,8 @@ def cmd_samplers(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from audit.score.registry import default_registry
 
     registry = default_registry()
@@ -179,7 +181,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"[missing] {name}: cannot import ({exc})")
             continue
-        needs = cls.check(cls.Options())
+        try:
+            options = cls.Options()
+        except ValidationError as exc:
+            # Scorers with required options (e.g. fid's reference) cannot be checked bare.
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            print(f"[options] {name} v{cls.version}: set `{fields}` in the spec to use it")
+            continue
+        needs = cls.check(options)
         lacking = [r for r in needs if not r.ok]
         status = "ok" if not lacking else "missing"
         mode = "offline" if cls.offline else "needs downloads or local weights"

@@ -32,9 +32,13 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 def write_clip_tokenizer_files(out_dir: Path) -> None:
     """Write vocab.json and merges.txt for `transformers.CLIPTokenizer` into out_dir."""
-    import open_clip
+    import importlib.util
 
-    bpe_path = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
+    # Locate the package without importing it (open_clip's import pulls in timm and more).
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("open-clip-torch is needed for its bundled CLIP vocabulary")
+    bpe_path = Path(spec.origin).parent / "bpe_simple_vocab_16e6.txt.gz"
     with gzip.open(bpe_path) as f:
         lines = f.read().decode("utf-8").split("\n")
     merges = lines[1 : 49152 - 256 - 2 + 1]

@@ -53,6 +53,24 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return int(result.exit_code)
 
 
+def cmd_reference_build(args: argparse.Namespace) -> int:
+    from audit.score.reference import build_reference
+
+    spec = {"kind": args.extractor, "resize": args.resize}
+    if args.weights:
+        spec["weights"] = args.weights
+    path = build_reference(
+        Path(args.dir),
+        args.name,
+        Path(args.out),
+        spec,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    print(f"reference '{args.name}': {path}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: ignore[type-arg]
     bench = add("bench", lambda a: a.bench_func(a), "performance benchmarks (ratios side by side)")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -80,3 +98,30 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
     sp.add_argument("--markdown", help="write a Markdown summary for a CI job page")
     sp.add_argument("--baseline-model", help="model id to take from BASELINE if it has several")
     sp.add_argument("--candidate-model", help="model id to take from CANDIDATE if it has several")
+
+    ref = add("reference", lambda a: a.ref_func(a), "reference statistics for FID/KID")
+    rsub = ref.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
+    sp = rsub.add_parser("build", help="extract features of a folder of real images")
+    sp.set_defaults(ref_func=cmd_reference_build, quiet=False)
+    sp.add_argument("dir", help="folder of real images (PNG, JPEG, WebP)")
+    sp.add_argument("--name", required=True, help="reference name, used by fid: {reference: NAME}")
+    sp.add_argument("--out", default="reports", help="root; writes OUT/references/NAME/")
+    sp.add_argument("--extractor", default="inception", help="inception | clip | a custom kind")
+    sp.add_argument("--resize", default="clean", help="resize mode (part of the identity)")
+    sp.add_argument("--weights", help="local extractor weights file (offline use)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing reference")
+    sp.add_argument("--quiet", "-q", action="store_true")
+
+    def cmd_dashboard(args: argparse.Namespace) -> int:
+        from audit.dashboard.launch import launch
+
+        return launch(args.reports, port=args.port, host=args.host)
+
+    sp = add("dashboard", cmd_dashboard, "browse runs in a local web app (Streamlit)")
+    sp.add_argument(
+        "reports", nargs="?", help="reports directory (default: $T2I_AUDIT_REPORTS or reports/)"
+    )
+    sp.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    sp.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )

@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audit.bench.suite import SuiteSizes
 
 
 def cmd_bench_generate(args: argparse.Namespace) -> int:
@@ -25,6 +29,58 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
         n, seconds = bench_noop_resume()
         print(f"  no-op resume of a completed {n}-image run: {seconds:.2f} s (whole CLI process)")
     return 0
+
+
+def _print_suite(
+    args: argparse.Namespace, sections: list[str], sizes: SuiteSizes | None = None
+) -> int:
+    import json
+
+    from audit.bench.suite import format_suite, run_suite
+    from audit.progress import say
+
+    result = run_suite(sections, sizes, log=lambda msg: say(msg, quiet=args.quiet))
+    json_out = getattr(args, "json", None)
+    print(format_suite(result))
+    if json_out:
+        Path(json_out).write_text(json.dumps(result.to_json(), indent=2))
+        print(f"json: {json_out}")
+    return 0
+
+
+def cmd_bench_all(args: argparse.Namespace) -> int:
+    from audit.bench.suite import SECTIONS
+    from audit.errors import UserError
+
+    chosen = getattr(args, "sections", None)
+    sections = [s.strip() for s in chosen.split(",") if s.strip()] if chosen else []
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise UserError(
+            f"unknown benchmark section(s): {', '.join(unknown)}",
+            field="--sections",
+            fix=f"use some of: {', '.join(SECTIONS)}",
+        )
+    return _print_suite(args, sections or list(SECTIONS))
+
+
+def cmd_bench_score(args: argparse.Namespace) -> int:
+    from audit.bench.suite import SuiteSizes
+
+    sizes = SuiteSizes(
+        score_images=args.images,
+        score_size=args.size,
+        clip_images=args.clip_images,
+        clip_rounds=args.rounds,
+    )
+    return _print_suite(args, ["score"], sizes)
+
+
+def cmd_bench_ray(args: argparse.Namespace) -> int:
+    from audit.bench.suite import SuiteSizes
+
+    sizes = SuiteSizes(ray_images=args.images, steps=args.steps, ray_rounds=args.rounds)
+    return _print_suite(args, ["ray"], sizes)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -71,9 +127,30 @@ def cmd_reference_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_toyworld_validate(args: argparse.Namespace) -> int:
+    from audit.toyworld.validate import main as validate_main
+
+    return validate_main(args.validate_args)
+
+
 def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: ignore[type-arg]
+    from audit.bench.suite import SECTIONS  # light: no torch
+
     bench = add("bench", lambda a: a.bench_func(a), "performance benchmarks (ratios side by side)")
-    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    bench.set_defaults(bench_func=cmd_bench_all)  # `t2i-audit bench` alone runs them all
+    bsub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
+    sp = bsub.add_parser("all", help="the whole suite, one table (the default)")
+    sp.set_defaults(bench_func=cmd_bench_all)
+    for parser, default in ((bench, None), (sp, argparse.SUPPRESS)):
+        # On both, so `bench --json F` and `bench all --json F` work; SUPPRESS keeps the
+        # sub-command from overwriting a value given before it.
+        parser.add_argument(
+            "--sections",
+            default=default,
+            help=f"comma-separated subset of: {', '.join(SECTIONS)}",
+        )
+        parser.add_argument("--json", default=default, help="also write the table as JSON")
+
     sp = bsub.add_parser("generate", help="harness vs a plain diffusers loop")
     sp.set_defaults(bench_func=cmd_bench_generate)
     sp.add_argument("--model", default="builtin:tiny-random-sd")
@@ -84,6 +161,19 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
     sp.add_argument("--images", type=int, default=8, help="images per side per round")
     sp.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     sp.add_argument("--skip-resume", action="store_true", help="skip the no-op resume timing")
+
+    sp = bsub.add_parser("score", help="images/s of each offline scorer; clip beside direct")
+    sp.set_defaults(bench_func=cmd_bench_score)
+    sp.add_argument("--images", type=int, default=16)
+    sp.add_argument("--size", type=int, default=256, help="image side in pixels")
+    sp.add_argument("--clip-images", type=int, default=32)
+    sp.add_argument("--rounds", type=int, default=3, help="alternating rounds, clip vs direct")
+
+    sp = bsub.add_parser("ray", help="Ray with 2 workers vs 1 on a CPU-bound sweep")
+    sp.set_defaults(bench_func=cmd_bench_ray)
+    sp.add_argument("--images", type=int, default=16, help="images per side per round")
+    sp.add_argument("--steps", type=int, default=10)
+    sp.add_argument("--rounds", type=int, default=2)
 
     sp = add("report", cmd_report, "write a run's report (leaderboard, Pareto front, safety)")
     sp.add_argument("run", help="run directory or exported score file")
@@ -112,8 +202,19 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
     sp.add_argument("--overwrite", action="store_true", help="replace an existing reference")
     sp.add_argument("--quiet", "-q", action="store_true")
 
+    toy = add("toyworld", lambda a: a.toy_func(a), "the built-in reference world")
+    tsub = toy.add_subparsers(dest="toyworld_command", required=True, metavar="ACTION")
+    sp = tsub.add_parser(
+        "validate",
+        help="measure the pixel reader and the shipped toy models (prints a table)",
+        description="options: --n-reader N --steps 2,5,10,25 --seeds N --guidance G "
+        "--device cpu --threads N --json FILE",
+    )
+    sp.set_defaults(toy_func=cmd_toyworld_validate)
+    sp.add_argument("validate_args", nargs=argparse.REMAINDER)
+
     def cmd_dashboard(args: argparse.Namespace) -> int:
-        from audit.dashboard.launch import launch
+        from audit.dashboard.server import launch
 
         return launch(args.reports, port=args.port, host=args.host)
 

@@ -32,6 +32,9 @@ from audit.score.features import ResizeMode, clip_weights_requirement
 _TEXT_CACHE = 4096  # prompts' text embeddings kept (many seeds share one prompt)
 
 
+TOYCLIP = "toyclip"  # `model: toyclip` selects the reference world's contrastive model
+
+
 class ClipOptions(ScorerOptions):
     model: str = "ViT-L-14"
     pretrained: str = "openai"
@@ -60,7 +63,11 @@ class ClipScorer(ImageScorer):
         self._images: Any = None  # extractor: PIL images -> unit image embeddings
         self._encode_texts: Callable[[list[str]], Any] | None = None  # texts -> embeddings
         self._text_cache: OrderedDict[str, Any] = OrderedDict()
-        self.identity = f"clip:{self.opts.model}/{self.opts.pretrained}"
+        self.identity = (
+            TOYCLIP
+            if self.opts.model == TOYCLIP
+            else f"clip:{self.opts.model}/{self.opts.pretrained}"
+        )
 
     @classmethod
     def from_components(
@@ -128,6 +135,16 @@ class ClipScorer(ImageScorer):
     @classmethod
     def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
         opts = options if isinstance(options, ClipOptions) else ClipOptions()
+        if opts.model == TOYCLIP:
+            from audit.toyworld.toyclip import WEIGHTS
+
+            return [
+                Requirement(
+                    "the toy CLIP weights shipped with t2i-audit",
+                    ok=WEIGHTS.is_dir() and any(WEIGHTS.glob("*.safetensors")),
+                    fix="reinstall t2i-audit, or retrain with `python -m audit.toyworld.train`",
+                )
+            ]
         reqs = [package_requirement("open_clip", "open-clip-torch")]
         if reqs[0].ok:
             reqs.append(clip_weights_requirement(opts.model, opts.pretrained, opts.weights))
@@ -147,6 +164,16 @@ class ClipScorer(ImageScorer):
         from audit.score.features import default_device, load_open_clip
 
         o = self.opts
+        if o.model == TOYCLIP:
+            # The reference world's own contrastive model (64 px images, its own vocabulary).
+            from audit.toyworld.toyclip import load_toyclip
+
+            image_module, encode_texts = load_toyclip()
+            loaded = self.from_encoders(
+                image_module, encode_texts, name=TOYCLIP, input_size=64, options=o
+            )
+            self._images, self._encode_texts = loaded._images, loaded._encode_texts
+            return
         model, preprocess, tokenizer = load_open_clip(
             o.model, o.pretrained, o.weights, o.device or default_device()
         )

@@ -567,6 +567,7 @@ ExtractorFactory = Callable[[ExtractorSpec], Extractor]
 _KINDS: dict[str, str | ExtractorFactory] = {
     "inception": "audit.score.features:inception_extractor",
     "clip": "audit.score.features:clip_extractor",
+    "toyclip": "audit.toyworld.reference:toyclip_extractor",
 }
 _entry_points_loaded = False
 

@@ -148,7 +148,7 @@ class FidScorer(SetScorer):
                 f"reference statistics '{opts.reference}' ({path})",
                 ok=ok,
                 fix="build them from a folder of real images with the same extractor and "
-                "resize (audit.score.reference.build_reference)",
+                "resize: t2i-audit reference build DIR --name NAME --extractor KIND",
             )
         )
         return reqs

@@ -200,6 +200,10 @@ def build_reference(
 def resolve_reference(name_or_path: str | Path, out_root: Path) -> Path:
     """A path (anything with a separator, or an existing folder) or a name under out_root."""
     text = str(name_or_path)
+    if text.startswith("builtin:"):
+        from audit.toyworld.reference import builtin_reference
+
+        return builtin_reference(text.removeprefix("builtin:"))
     candidate = Path(text).expanduser()
     if "/" in text or "\\" in text or candidate.is_dir():
         return candidate

@@ -1,0 +1,427 @@
+"""Train the built-in toy models: `python -m audit.toyworld.train [--config default]`.
+
+Stages, all seeded from `--seed`:
+
+1. a tiny AutoencoderKL (64x64x3 <-> 16x16x4),
+2. a UNet2DConditionModel on its latents with a tiny CLIPTextModel trained jointly
+   (epsilon objective, 10% empty captions for classifier-free guidance, EMA weights),
+   saving `toy-shapes-weak` at `weak_step` and `toy-shapes` at the end (and every
+   `save_every` steps, so an interrupted run leaves usable weights),
+3. toy-CLIP, the contrastive image-text model used for alignment and `fd_toyclip`.
+
+Weights are written in diffusers layout under `--out` (default: the package's
+`toyworld/weights/`) as float16 safetensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audit.toyworld import models, toyclip, vocab, world
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Data:
+    """Rendered images and tokenised captions of one seeded dataset, on `device`."""
+
+    def __init__(
+        self, cfg: models.Config, seed: int, tokenizer: Any, device: str, workers: int = 1
+    ) -> None:
+        import torch
+
+        self.scenes = world.dataset(seed, cfg.dataset, glyph_ok=vocab.char_split)
+        if workers > 1:  # rendering is pure, so parallel pixels equal serial ones
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers) as pool:
+                imgs = np.stack(list(pool.map(world.render, self.scenes, chunksize=500)))
+        else:
+            imgs = np.stack([world.render(s) for s in self.scenes])
+        self.images = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous().to(device)
+        n_var = max(len(s.captions) for s in self.scenes)
+        self.n_captions = torch.tensor([len(s.captions) for s in self.scenes], device=device)
+        texts = [s.captions[i % len(s.captions)] for s in self.scenes for i in range(n_var)]
+        ids = tokenize(tokenizer, texts)
+        self.ids = ids.view(len(self.scenes), n_var, -1).to(device)
+        self.empty = tokenize(tokenizer, [""]).to(device)[0]
+        self.device = device
+
+    def batch(self, gen: Any, size: int) -> tuple[Any, Any, Any]:
+        """(indices, float images in [-1, 1], caption ids) for `size` random samples."""
+        import torch
+
+        idx = torch.randint(0, len(self.scenes), (size,), generator=gen).to(self.device)
+        var = (torch.rand(size, generator=gen).to(self.device) * self.n_captions[idx]).long()
+        x = self.images[idx].float() / 127.5 - 1.0
+        return idx, x, self.ids[idx, var]
+
+
+def tokenize(tokenizer: Any, texts: list[str]) -> Any:
+    import torch
+
+    out = tokenizer(texts, padding="max_length", max_length=vocab.MAX_LENGTH, truncation=True)
+    return torch.tensor(out["input_ids"])
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def train_vae(cfg: models.Config, data: Data, gen: Any, device: str) -> Any:
+    import torch
+
+    vae = models.make_vae(cfg).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=0.0)
+    t0 = time.time()
+    for step in range(cfg.vae_steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.vae_steps, cfg.lr)
+        _, x, _ = data.batch(gen, cfg.batch)
+        post = vae.encode(x).latent_dist
+        rec = vae.decode(post.sample(generator=gen_for(gen, device))).sample
+        loss = (rec - x).abs().mean() + (rec - x).pow(2).mean() + 1e-6 * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == cfg.vae_steps - 1:
+            log(f"vae step {step} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+    vae.eval()
+    return vae
+
+
+def gen_for(gen: Any, device: str) -> Any:
+    """A generator on `device` seeded from the CPU generator (sampling needs one per device)."""
+    import torch
+
+    if device == "cpu":
+        return gen
+    g = torch.Generator(device=device)
+    g.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen).item()))
+    return g
+
+
+def encode_all(vae: Any, data: Data, batch: int = 256) -> Any:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data.images), batch):
+            x = data.images[i : i + batch].float() / 127.5 - 1.0
+            out.append(vae.encode(x).latent_dist.mean)
+    return torch.cat(out)
+
+
+class Ema:
+    def __init__(self, modules: list[Any], decay: float = 0.999) -> None:
+        import copy
+
+        self.decay = decay
+        self.copies = [copy.deepcopy(m).eval().requires_grad_(False) for m in modules]
+        self.modules = modules
+
+    def update(self, step: int) -> None:
+        import torch
+
+        d = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for c, m in zip(self.copies, self.modules, strict=True):
+                mine = list(c.parameters())
+                torch._foreach_mul_(mine, d)
+                torch._foreach_add_(mine, [p.detach() for p in m.parameters()], alpha=1 - d)
+
+
+def halve(path: Path) -> None:
+    """Store float16 weights; the config still says float32, so loading gives float32."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    save_file({k: v.half() for k, v in state.items()}, str(path), metadata={"format": "pt"})
+
+
+def save_pipeline(directory: Path, vae: Any, text_encoder: Any, unet: Any, tok_dir: Path) -> None:
+    """A diffusers StableDiffusionPipeline directory, safetensors, no safety checker."""
+    import copy
+
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe = StableDiffusionPipeline(
+        vae=copy.deepcopy(vae).to("cpu", torch.float16),
+        # saved as float32 then halved on disk (see `halve`): transformers loads the dtype in
+        # config.json, diffusers loads float32, and the pipeline needs one dtype
+        text_encoder=copy.deepcopy(text_encoder).to("cpu", torch.float32),
+        tokenizer=CLIPTokenizer.from_pretrained(str(tok_dir)),
+        unet=copy.deepcopy(unet).to("cpu", torch.float16),
+        scheduler=models.make_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(str(tmp), safe_serialization=True)
+    halve(tmp / "text_encoder" / "model.safetensors")
+    shutil.rmtree(directory, ignore_errors=True)
+    tmp.rename(directory)  # replace whole, so a crash never leaves half a pipeline
+
+
+def train_diffusion(
+    cfg: models.Config,
+    data: Data,
+    vae: Any,
+    out: Path,
+    tok_dir: Path,
+    gen: Any,
+    device: str,
+    minutes: float | None = None,
+    stop_step: int | None = None,
+    resume: tuple[Any, Any, int] | None = None,
+) -> None:
+    """Train until `cfg.unet_steps`, `stop_step`, or `minutes` of wall clock, whichever comes
+    first. The step reached goes into training.json; the learning-rate schedule always spans
+    `unet_steps`, so `--stop-step N` replays a run that a time limit stopped at step N.
+    `resume` = (unet, text_encoder, step) continues a saved pipeline's weights from `step`
+    (fresh optimiser state; the data order then differs from one uninterrupted run)."""
+    import torch
+
+    latents = encode_all(vae, data)
+    if resume is None:
+        vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+    scale = float(vae.config.scaling_factor)
+    latents = latents * scale
+    log(f"latents {tuple(latents.shape)} scaling_factor {scale:.4f}")
+
+    if resume is None:
+        text_encoder = models.make_text_encoder(cfg, len(vocab.vocab())).to(device)
+        unet = models.make_unet(cfg).to(device)
+        first = 0
+    else:
+        unet, text_encoder, first = resume
+        unet, text_encoder = unet.to(device).train(), text_encoder.to(device).train()
+    n_params = sum(p.numel() for p in unet.parameters())
+    log(
+        f"unet {n_params / 1e6:.2f}M params, text encoder "
+        f"{sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f}M"
+    )
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr * 0.5, weight_decay=0.01)
+    sched = models.make_scheduler()
+    alphas = sched.alphas_cumprod.to(device)
+    ema = Ema([unet, text_encoder])
+    t0 = time.time()
+    for step in range(first, cfg.unet_steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.unet_steps, cfg.lr * 0.5)
+        idx, _, ids = data.batch(gen, cfg.batch)
+        drop = torch.rand(len(idx), generator=gen).to(device) < 0.1
+        ids = torch.where(drop[:, None], data.empty[None], ids)
+        z0 = latents[idx]
+        noise = torch.randn(z0.shape, generator=gen).to(device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=gen)
+        t = t.to(device)
+        a = alphas[t].view(-1, 1, 1, 1)
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        hidden = text_encoder(ids)[0]
+        pred = unet(zt, t, hidden).sample
+        loss = (pred - noise).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(step)
+        done = step + 1
+        last = (
+            done == cfg.unet_steps
+            or done == stop_step
+            or (minutes is not None and time.time() - t0 > minutes * 60 and done > cfg.weak_step)
+            or (minutes is not None and time.time() - t0 > minutes * 60 and first > 0)
+        )
+        if step % 100 == 0 or last:
+            log(f"unet step {step} loss {loss.item():.4f} ({time.time() - t0:.0f}s)")
+        if done == cfg.weak_step:
+            save_pipeline(out / "toy-shapes-weak", vae, ema.copies[1], ema.copies[0], tok_dir)
+            log(f"saved toy-shapes-weak at step {done}")
+        if done % cfg.save_every == 0 or last:
+            save_pipeline(out / "toy-shapes", vae, ema.copies[1], ema.copies[0], tok_dir)
+            info = {"config": cfg.name, "step": done, "of": cfg.unet_steps, "device": device}
+            (out / "toy-shapes" / "training.json").write_text(json.dumps(info, indent=1))
+        if last:
+            break
+
+
+def hard_negative(scene: world.Scene, rng: np.random.Generator) -> str:
+    """A caption that is wrong for `scene` in exactly one respect (count, colour, relation...)."""
+    if scene.kind == "count":
+        s = scene.shapes[0]
+        n = len(scene.shapes)
+        choice = int(rng.integers(3))
+        if choice == 0:
+            n = int(rng.choice([k for k in range(1, 5) if k != n]))
+            return world.count_captions(n, s.color, s.shape)[1]
+        if choice == 1:
+            c = str(rng.choice([c for c in world.COLORS if c != s.color]))
+            return world.count_captions(n, c, s.shape)[1]
+        sh = str(rng.choice([x for x in world.SHAPES if x != s.shape]))
+        return world.count_captions(n, s.color, sh)[1]
+    if scene.kind == "pair":
+        a, b = scene.shapes
+        assert scene.relation is not None
+        if rng.random() < 0.6:
+            return world.pair_captions(a, world.INVERSE[scene.relation], b)[0]
+        other = str(rng.choice([c for c in world.COLORS if c != a.color]))
+        return world.pair_captions(world.Shape(a.shape, other, a.box), scene.relation, b)[0]
+    text = list(scene.text)
+    i = int(rng.integers(len(text)))
+    text[i] = str(rng.choice([g for g in world.GLYPHS if g != text[i]]))
+    return world.glyph_captions("".join(text))[0]
+
+
+def train_toyclip(
+    cfg: models.Config, data: Data, tokenizer: Any, out: Path, tok_dir: Path, seed: int, device: str
+) -> None:
+    import torch
+
+    rng = np.random.default_rng(seed + 7)
+    config = dict(toyclip.DEFAULT_CONFIG)
+    if cfg.name == "tiny":
+        config.update(width=8, features=16, embed=16)
+    config.update(vocab=len(vocab.vocab()), pad=int(tokenizer.pad_token_id))
+    model = toyclip.build(config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed + 11)
+    t0 = time.time()
+    batch = cfg.batch * 2
+    for step in range(cfg.clip_steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.clip_steps, cfg.lr)
+        idx, x, ids = data.batch(gen, batch)
+        negs = [hard_negative(data.scenes[i], rng) for i in idx.tolist()]
+        neg_ids = tokenize(tokenizer, negs).to(device)
+        img = model.encode_image((x + 1) / 2)
+        txt = model.encode_text(torch.cat([ids, neg_ids]))
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
+        # identical captions in a batch are not negatives of each other
+        same = (ids[:, None, :] == torch.cat([ids, neg_ids])[None]).all(-1)
+        target = torch.arange(len(idx), device=device)
+        same[target, target] = False
+        logits_i = logits.masked_fill(same, -1e4)
+        loss_i = torch.nn.functional.cross_entropy(logits_i, target)
+        logits_t = logits[:, : len(idx)].T.masked_fill(same[:, : len(idx)].T, -1e4)
+        loss_t = torch.nn.functional.cross_entropy(logits_t, target)
+        loss = (loss_i + loss_t) / 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == cfg.clip_steps - 1:
+            acc = (logits_i.argmax(-1) == target).float().mean().item()
+            log(
+                f"toyclip step {step} loss {loss.item():.4f} acc {acc:.2f} "
+                f"({time.time() - t0:.0f}s)"
+            )
+    target_dir = out / "toyclip"
+    toyclip.save(model.eval().to("cpu"), target_dir)
+    shutil.copytree(tok_dir, target_dir / "tokenizer", dirs_exist_ok=True)
+
+
+def load_for_resume(directory: Path, step: int, device: str) -> tuple[Any, tuple[Any, Any, int]]:
+    """(vae, (unet, text_encoder, step)) from a saved pipeline, in float32."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    f32 = torch.float32
+    vae = AutoencoderKL.from_pretrained(str(directory / "vae"), torch_dtype=f32).to(device)
+    unet = UNet2DConditionModel.from_pretrained(str(directory / "unet"), torch_dtype=f32)
+    text = CLIPTextModel.from_pretrained(str(directory / "text_encoder"), dtype=f32)
+    return vae.eval(), (unet, text, step)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audit.toyworld.train", description=__doc__)
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--config", choices=sorted(models.CONFIGS), default="default")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--stages", default="vae,clip,unet", help="comma list of vae, clip, unet")
+    parser.add_argument(
+        "--unet-minutes", type=float, default=None, help="stop the UNet stage after this long"
+    )
+    parser.add_argument("--stop-step", type=int, default=None, help="stop the UNet stage here")
+    parser.add_argument("--workers", type=int, default=1, help="processes that render the data")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="continue the UNet stage from this pipeline directory (see --start-step)",
+    )
+    parser.add_argument("--start-step", type=int, default=0, help="the step --resume stopped at")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = models.CONFIGS[args.config]
+    stages = set(args.stages.split(","))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    tok_dir = out / "_tokenizer"
+    tokenizer = vocab.build_tokenizer(tok_dir)
+    log(f"config {cfg.name} on {args.device}; rendering {cfg.dataset} scenes (seed {args.seed})")
+    data = Data(cfg, args.seed, tokenizer, args.device, workers=args.workers)
+    gen = torch.Generator().manual_seed(args.seed)
+    resume = None
+    if args.resume is not None:
+        vae, resume = load_for_resume(args.resume, args.start_step, args.device)
+        stages = {"unet"}
+    if "clip" in stages:
+        train_toyclip(cfg, data, tokenizer, out, tok_dir, args.seed, args.device)
+    if "vae" in stages or "unet" in stages:
+        if resume is None:
+            vae = train_vae(cfg, data, gen, args.device)
+        if "unet" in stages:
+            train_diffusion(
+                cfg,
+                data,
+                vae,
+                out,
+                tok_dir,
+                gen,
+                args.device,
+                minutes=args.unet_minutes,
+                stop_step=args.stop_step,
+                resume=resume,
+            )
+            info_path = out / "toy-shapes" / "training.json"
+            info = json.loads(info_path.read_text())
+            given = sys.argv[1:] if argv is None else argv
+            info.update(
+                seed=args.seed, command=" ".join(["python -m audit.toyworld.train", *given])
+            )
+            info_path.write_text(json.dumps(info, indent=1))
+    shutil.rmtree(tok_dir, ignore_errors=True)
+    log("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -168,14 +168,6 @@ class Ledger:
             f"JOIN requests r USING (key) {where} ORDER BY i.rowid"
         ).fetchall()
 
-    def counts(self) -> tuple[int, int]:
-        """(active requests, of which have images): the progress of the sweep."""
-        row = self.conn.execute(
-            "SELECT COUNT(*), COUNT(i.key) FROM requests r LEFT JOIN images i USING (key) "
-            "WHERE r.active = 1"
-        ).fetchone()
-        return int(row[0]), int(row[1])
-
     # --- scores -------------------------------------------------------------------------
 
     def scored_versions(self, scorer: str) -> dict[str, str]:

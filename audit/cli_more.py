@@ -14,16 +14,18 @@ if TYPE_CHECKING:
 
 def cmd_bench_generate(args: argparse.Namespace) -> int:
     from audit.bench.generate import bench_generate, bench_noop_resume, format_generate
+    from audit.bench.suite import torch_threads
 
-    result = bench_generate(
-        args.model,
-        size=args.size,
-        batch_size=args.batch_size,
-        steps=args.steps,
-        rounds=args.rounds,
-        images_per_round=args.images,
-        dtype=args.dtype,
-    )
+    with torch_threads(args.threads):
+        result = bench_generate(
+            args.model,
+            size=args.size,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            rounds=args.rounds,
+            images_per_round=args.images,
+            dtype=args.dtype,
+        )
     print(format_generate(result))
     if not args.skip_resume:
         n, seconds = bench_noop_resume()
@@ -49,7 +51,7 @@ def _print_suite(
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
-    from audit.bench.suite import SECTIONS
+    from audit.bench.suite import SECTIONS, SuiteSizes
     from audit.errors import UserError
 
     chosen = getattr(args, "sections", None)
@@ -61,7 +63,9 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
             field="--sections",
             fix=f"use some of: {', '.join(SECTIONS)}",
         )
-    return _print_suite(args, sections or list(SECTIONS))
+    threads = getattr(args, "threads", None)
+    sizes = SuiteSizes(threads=threads) if threads is not None else None
+    return _print_suite(args, sections or list(SECTIONS), sizes)
 
 
 def cmd_bench_score(args: argparse.Namespace) -> int:
@@ -150,6 +154,12 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
             help=f"comma-separated subset of: {', '.join(SECTIONS)}",
         )
         parser.add_argument("--json", default=default, help="also write the table as JSON")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=default,
+            help="torch threads for the in-process comparisons (default 1; 0 = torch's own)",
+        )
 
     sp = bsub.add_parser("generate", help="harness vs a plain diffusers loop")
     sp.set_defaults(bench_func=cmd_bench_generate)
@@ -161,6 +171,7 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
     sp.add_argument("--images", type=int, default=8, help="images per side per round")
     sp.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     sp.add_argument("--skip-resume", action="store_true", help="skip the no-op resume timing")
+    sp.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's own)")
 
     sp = bsub.add_parser("score", help="images/s of each offline scorer; clip beside direct")
     sp.set_defaults(bench_func=cmd_bench_score)

@@ -7,6 +7,7 @@ downstream opens SQLite or image files by itself.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,37 @@ def _connect_readonly(db: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
 
 
+def run_progress(run_dir: Path) -> tuple[int, int]:
+    """(active requests, of which have an image): a sweep's progress, read while it runs.
+
+    Only counts, so the dashboard can poll it cheaply; (0, 0) when there is no ledger yet.
+    """
+    db = run_dir / "ledger.sqlite"
+    if not db.is_file():
+        return 0, 0
+    conn = _connect_readonly(db)
+    try:
+        row = conn.execute(
+            "SELECT COUNT(*), COUNT(i.key) FROM requests r LEFT JOIN images i USING (key) "
+            "WHERE r.active = 1"
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return 0, 0  # a ledger that is being created has no tables yet
+    finally:
+        conn.close()
+    return int(row[0]), int(row[1])
+
+
+def run_info(run_dir: Path) -> dict[str, Any]:
+    """The run's run.json ({} when absent or unreadable, e.g. mid-write on another OS): what a
+    listing of many runs needs without reading their ledgers."""
+    try:
+        loaded = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
     db = run_dir / "ledger.sqlite"
     if not db.is_file():
@@ -83,7 +115,8 @@ def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
         }
     finally:
         conn.close()
-    images["image_path"] = [str(run_dir.resolve() / p) for p in images["image_path"]]
+    base = str(run_dir.resolve())  # once: resolving per row cost 1.4 s on 20,000 images
+    images["image_path"] = [os.path.join(base, p) for p in images["image_path"]]
     images["nan_or_black"] = images["nan_or_black"].astype(bool)
     images.insert(images.columns.get_loc("suite"), "run", run_dir.name)
     images = _attach_scores(images, scores, catalog)

@@ -191,7 +191,9 @@ class Ledger:
         now = time.time()
         with self.transaction() as c:
             for key, values in rows:
-                c.execute("DELETE FROM scores WHERE key = ? AND scorer = ?", (key, scorer))
+                # "+scorer" keeps SQLite on the primary-key index (by key): the scorer index
+                # would scan every earlier row of this scorer, quadratic in the run size.
+                c.execute("DELETE FROM scores WHERE key = ? AND +scorer = ?", (key, scorer))
                 for metric, value in values.items():
                     if value is None:
                         continue

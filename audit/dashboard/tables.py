@@ -1,0 +1,183 @@
+"""Leaderboard and sweep tables: plain pandas built from an `audit.stats` Summary.
+
+The pages only lay these out, so what they show can be checked against the summary itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.stats.aggregate import ALL, Summary
+from audit.stats.columns import CELL
+
+PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
+NOT_PRIMARY = frozenset(
+    {"nsfw_flag", "safety_flag", "pipeline_safety_flag", "nan_or_black", "wm_detected"}
+    | {"c2pa_present", "c2pa_ai_declared", "seconds_per_image", "images_per_second", "peak_mem_mb"}
+)
+"""Safety, provenance and cost figures: shown, but never the default quality axis."""
+ARROW = {"higher": "↑", "lower": "↓"}
+DIRECTION_TEXT = {"higher": "higher is better", "lower": "lower is better"}
+EFFICIENCY = {
+    "n_images": "images",
+    "mean_gen_seconds": "s/image",
+    "images_per_s": "images/s",
+    "peak_mem_mb": "peak MB",
+}
+
+
+def cell_label(row: Mapping[str, Any]) -> str:
+    return f"{row['model']} · {row['sampler']} · {row['steps']} steps · cfg {row['guidance']:g}"
+
+
+def cell_tuple_label(cell: Sequence[Any]) -> str:
+    """`cell_label` of a (model, sampler, steps, guidance) tuple."""
+    return cell_label(dict(zip(CELL, cell, strict=True)))
+
+
+def fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def interval_text(low: Any, high: Any) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return ""
+    return f"[{fmt(float(low))}, {fmt(float(high))}]"
+
+
+def directions(summary: Summary) -> dict[str, str]:
+    pairs = summary.stats[["metric", "direction"]].drop_duplicates("metric")
+    return {str(m): str(d) for m, d in zip(pairs["metric"], pairs["direction"], strict=True)}
+
+
+def metric_names(summary: Summary, category: str = ALL) -> list[str]:
+    rows = summary.stats[summary.stats["category"] == category]
+    return [str(m) for m in dict.fromkeys(rows["metric"])]
+
+
+def primary_metric(summary: Summary) -> str | None:
+    """The quality axis (as the report picks it): the first preferred metric present, else
+    the first quality metric with a direction."""
+    names = metric_names(summary)
+    for name in PREFERRED_PRIMARY:
+        if name in names:
+            return name
+    dirs = directions(summary)
+    for name in names:
+        if dirs.get(name) in ARROW and name not in NOT_PRIMARY:
+            return name
+    return names[0] if names else None
+
+
+def direction_table(summary: Summary, metrics: Sequence[str]) -> pd.DataFrame:
+    dirs = directions(summary)
+    kinds = summary.stats[["metric", "kind"]].drop_duplicates("metric").set_index("metric")["kind"]
+    return pd.DataFrame(
+        {
+            "metric": list(metrics),
+            "better": [DIRECTION_TEXT.get(dirs.get(m, "none"), "no direction") for m in metrics],
+            "kind": [str(kinds.get(m, "")) for m in metrics],
+        }
+    )
+
+
+def leaderboard(
+    summary: Summary,
+    *,
+    category: str = ALL,
+    models: Sequence[str] | None = None,
+    samplers: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    sort_by: str | None = None,
+    best_first: bool = True,
+) -> pd.DataFrame:
+    """One row per cell: the cell, efficiency (category "all" only, under the EFFICIENCY
+    display names), then for each metric its mean, `<metric> CI` (the 95% interval as text)
+    and `<metric> n`.
+
+    Sorted by `sort_by` (default: the primary metric), best first by its direction."""
+    stats = summary.stats[summary.stats["category"] == category]
+    chosen = list(metrics) if metrics is not None else metric_names(summary, category)
+    if category == ALL and not summary.efficiency.empty:
+        # Display names, which no metric can take (they hold spaces or slashes).
+        table = summary.efficiency[[*CELL, *EFFICIENCY]].rename(columns=EFFICIENCY)
+    else:
+        table = stats[list(CELL)].drop_duplicates().reset_index(drop=True)
+    for name in chosen:
+        rows = stats[stats["metric"] == name].drop_duplicates(list(CELL))
+        part = pd.DataFrame({c: rows[c] for c in CELL})
+        part[name] = rows["mean"].astype("float64")
+        part[f"{name} CI"] = [
+            interval_text(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)
+        ]
+        part[f"{name} n"] = rows["n"].astype("int64")
+        table = table.merge(part, on=list(CELL), how="left")
+    if models:
+        table = table[table["model"].astype(str).isin(list(models))]
+    if samplers:
+        table = table[table["sampler"].astype(str).isin(list(samplers))]
+    key = sort_by if sort_by is not None else primary_metric(summary)
+    if key is not None and key in table.columns:
+        direction = directions(summary).get(key, "none")
+        ascending = direction == "lower" if best_first else direction != "lower"
+        if key in CELL:
+            ascending = best_first
+        table = table.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+    return table.reset_index(drop=True)
+
+
+def overall_rows(summary: Summary, metric: str, category: str = ALL) -> pd.DataFrame:
+    stats = summary.stats
+    rows = stats[(stats["metric"] == metric) & (stats["category"] == category)]
+    return rows[[*CELL, "n", "mean", "ci_low", "ci_high"]].reset_index(drop=True)
+
+
+def sweep_series(
+    summary: Summary, metric: str, x: str, color: str, fixed: Mapping[str, Any]
+) -> pd.DataFrame:
+    """`metric` against `x` (steps or guidance), one series per `color` (sampler or model),
+    the other cell columns held at `fixed`. Each point is one cell with its interval."""
+    if x not in ("steps", "guidance") or color not in ("sampler", "model"):
+        raise ValueError(f"cannot plot against {x!r} coloured by {color!r}")
+    rows = overall_rows(summary, metric)
+    for column, value in fixed.items():
+        if column in (x, color):
+            continue
+        rows = rows[rows[column] == value]
+    out = rows[[x, color, "n", "mean", "ci_low", "ci_high"]].copy()
+    out[color] = out[color].astype(str)
+    return out.sort_values([color, x], kind="stable").reset_index(drop=True)
+
+
+def heat_map(summary: Summary, metric: str, model: str, sampler: str) -> pd.DataFrame:
+    """steps x guidance grid of `metric` for one model and sampler (long form)."""
+    rows = overall_rows(summary, metric)
+    rows = rows[(rows["model"].astype(str) == model) & (rows["sampler"].astype(str) == sampler)]
+    out = rows[["steps", "guidance", "n", "mean", "ci_low", "ci_high"]].copy()
+    out["label"] = [fmt(float(v)) for v in out["mean"]]
+    return out.sort_values(["steps", "guidance"], kind="stable").reset_index(drop=True)
+
+
+def pareto(summary: Summary, quality: str) -> pd.DataFrame:
+    """Per cell: seconds per image, `quality` and whether no other cell is at least as good on
+    both and better on one (the Pareto front), sorted by seconds."""
+    direction = directions(summary).get(quality, "higher")
+    eff = summary.efficiency[[*CELL, "mean_gen_seconds"]]
+    pts = eff.merge(overall_rows(summary, quality), on=list(CELL), how="inner")
+    pts = pts.rename(columns={"mean_gen_seconds": "seconds", "mean": "quality"})
+    pts = pts.dropna(subset=["seconds", "quality"]).reset_index(drop=True)
+    q = pts["quality"].to_numpy(dtype=np.float64) * (-1.0 if direction == "lower" else 1.0)
+    s = pts["seconds"].to_numpy(dtype=np.float64)
+    no_worse = (q[None, :] >= q[:, None]) & (s[None, :] <= s[:, None])
+    better = (q[None, :] > q[:, None]) | (s[None, :] < s[:, None])
+    pts["on_front"] = ~(no_worse & better).any(axis=1)
+    pts["cell"] = [cell_label(r) for r in pts.to_dict("records")]
+    return pts.sort_values("seconds", kind="stable").reset_index(drop=True)

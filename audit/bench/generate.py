@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from audit.config import ModelSpec, RuntimeSpec
 from audit.generate.request import GenerationRequest
@@ -82,14 +83,19 @@ def bench_generate(
     images_per_round: int = 8,
     dtype: str = "float32",
     device: str = "auto",
+    generator: Any = None,
 ) -> GenerateBench:
+    """`generator`: a `DiffusersGenerator` of `source` already loaded (several sizes and batch
+    sizes of one model without reloading it); made here when None."""
     import torch
 
     from audit.generate.diffusers_backend import DiffusersGenerator
     from audit.store.run_store import RunStore
 
-    model = ModelSpec.model_validate({"id": "bench", "source": source, "dtype": dtype})
-    gen = DiffusersGenerator(model, RuntimeSpec(), None, device)
+    if generator is None:
+        model = ModelSpec.model_validate({"id": "bench", "source": source, "dtype": dtype})
+        generator = DiffusersGenerator(model, RuntimeSpec(), None, device)
+    gen = generator
     gen.set_sampler("ddim")
     pipe = gen.pipe
     harness_s = plain_s = 0.0

@@ -69,9 +69,12 @@ class DiffusersGenerator:
         import torch
         from diffusers import DiffusionPipeline
         from diffusers.utils import logging as dlogging
+        from transformers.utils import logging as tlogging
 
-        dlogging.disable_progress_bar()
-        dlogging.set_verbosity_error()
+        # Library progress bars would interleave with ours (and print under --quiet).
+        for lib in (dlogging, tlogging):
+            lib.disable_progress_bar()
+            lib.set_verbosity_error()
         self.model = model
         self.runtime = runtime
         self.device = pick_device(device if device != "auto" else runtime.device)

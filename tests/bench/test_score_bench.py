@@ -1,0 +1,41 @@
+"""Scorer throughput benchmark: every offline scorer runs on signed images; clip vs direct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audit.bench.score import OFFLINE_SCORERS, bench_clip, bench_scorers, make_items
+from audit.score.base import missing
+from audit.score.registry import default_registry
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_offline_scorer_is_timed_or_says_what_it_needs() -> None:
+    rows = bench_scorers(images=4, size=128)
+    assert [r.name for r in rows] == list(OFFLINE_SCORERS)
+    for r in rows:
+        cls = default_registry().get(r.name)
+        can_run = not missing(cls.check(cls.parse_options({})))
+        assert (r.ips is not None) == can_run, r
+        if can_run:
+            assert r.ips is not None and r.ips > 0 and r.images == 4
+        else:
+            assert r.skipped and "fix:" in r.skipped
+
+
+def test_bench_images_take_the_full_c2pa_path(tmp_path: Path) -> None:
+    from audit.score.provenance import C2paScorer
+
+    items = make_items(tmp_path, 2, 64)
+    rows = C2paScorer().score_batch(items)
+    assert [r["c2pa_state"] for r in rows] == ["valid", "valid"]
+
+
+def test_clip_scorer_agrees_with_the_model_called_directly() -> None:
+    b = bench_clip(images=8, size=96, rounds=2, batch_size=4)
+    assert b.max_cosine_diff < 1e-5
+    assert len(b.round_ratios) == 2 and b.scorer_ips > 0 and b.direct_ips > 0
+    assert min(b.round_ratios) <= b.ratio <= max(b.round_ratios)

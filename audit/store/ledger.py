@@ -53,8 +53,12 @@ CREATE TABLE IF NOT EXISTS set_scores (
     model TEXT NOT NULL, sampler TEXT NOT NULL, steps INTEGER NOT NULL, guidance REAL NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, prompt_id TEXT NOT NULL DEFAULT '',
     value REAL, text TEXT, ci_low REAL, ci_high REAL, n INTEGER, label TEXT NOT NULL DEFAULT '',
-    inputs TEXT NOT NULL DEFAULT '',  -- digest of the image keys the value was computed from
     PRIMARY KEY (cell, prompt_id, metric)
+);
+CREATE TABLE IF NOT EXISTS set_scored (  -- groups done, even those that yield no value
+    cell TEXT NOT NULL, prompt_id TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL,
+    inputs TEXT NOT NULL,  -- digest of the image keys the values were computed from
+    PRIMARY KEY (cell, prompt_id, scorer)
 );
 CREATE TABLE IF NOT EXISTS metrics (
     name TEXT PRIMARY KEY, scorer TEXT NOT NULL, direction TEXT NOT NULL, kind TEXT NOT NULL,
@@ -216,7 +220,7 @@ class Ledger:
         return {
             (r[0], r[1]): (r[2], r[3])
             for r in self.conn.execute(
-                "SELECT cell, prompt_id, version, inputs FROM set_scores WHERE scorer = ?",
+                "SELECT cell, prompt_id, version, inputs FROM set_scored WHERE scorer = ?",
                 (scorer,),
             )
         }
@@ -239,17 +243,21 @@ class Ledger:
                 "DELETE FROM set_scores WHERE cell = ? AND prompt_id = ? AND scorer = ?",
                 (cell_id, prompt_id, scorer),
             )
+            c.execute(
+                "INSERT OR REPLACE INTO set_scored VALUES (?, ?, ?, ?, ?)",
+                (cell_id, prompt_id, scorer, version, inputs),
+            )
             for metric, value in values.items():
                 if metric.endswith(("_ci_low", "_ci_high")) or value is None:
                     continue
                 text = value if isinstance(value, str) else None
                 num = None if isinstance(value, str) else float(value)
                 c.execute(
-                    "INSERT INTO set_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO set_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         cell_id, scorer, version, metric, cell["model"], cell["sampler"],
                         cell["steps"], cell["guidance"], cell["width"], cell["height"], prompt_id,
                         num, text, values.get(f"{metric}_ci_low"), values.get(f"{metric}_ci_high"),
-                        n, label, inputs,
+                        n, label,
                     ),
                 )  # fmt: skip

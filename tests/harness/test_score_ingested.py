@@ -1,0 +1,52 @@
+"""`score` on an ingested run of 48 images with every offline scorer; a second pass is a no-op."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from audit.cli import main
+from audit.score.registry import default_registry
+
+pytestmark = pytest.mark.slow
+
+
+def test_score_ingested_run_then_nothing_new(
+    smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "external"
+    src.mkdir()
+    lines = []
+    for i, png in enumerate(sorted((smoke_run / "images").rglob("*.png"))):
+        shutil.copy(png, src / f"{i:03d}.png")
+        prompt = ["a red cube", "a sign that says 'OPEN'", "two dogs"][i % 3]
+        lines.append(json.dumps({"file": f"{i:03d}.png", "prompt": prompt, "seed": i // 3}))
+    (src / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    assert main(["ingest", str(src), "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+
+    assert main(["score", str(run), "--quiet"]) == 0
+    first = capsys.readouterr().out
+    registry = default_registry()
+    offline = [n for n in registry.names() if registry.get(n).offline]
+    for name in offline:
+        assert f"{name}: " in first, f"{name} neither scored nor explained:\n{first}"
+    assert "text: scored 48" in first and "nsfw: scored 48" in first
+
+    assert main(["score", str(run), "--quiet"]) == 0
+    second = capsys.readouterr().out
+    for line in second.strip().splitlines():
+        assert "scored 0 (nothing new)" in line or "skipped" in line, line
+
+    out = tmp_path / "scores.csv"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 48
+    for column in ("brisque", "nsfw_score", "ocr_exact", "c2pa_present"):
+        assert column in table.columns
+    assert table["ocr_exact"].notna().sum() == 16  # only prompts with quoted text are judged

@@ -31,6 +31,23 @@ SD_SCHEDULER = {
 }
 
 
+# The VAE and CLIP ViT-L text encoder shared by SD 1.x and SDXL (their published configs).
+SD_VAE: dict[str, Any] = dict(
+    block_out_channels=[128, 256, 512, 512],
+    down_block_types=["DownEncoderBlock2D"] * 4,
+    up_block_types=["UpDecoderBlock2D"] * 4,
+    layers_per_block=2,
+    latent_channels=4,
+)
+CLIP_L_TEXT: dict[str, Any] = dict(
+    hidden_size=768,
+    intermediate_size=3072,
+    num_attention_heads=12,
+    num_hidden_layers=12,
+    hidden_act="quick_gelu",
+)
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("T2I_AUDIT_CACHE", Path.home() / ".cache" / "t2i-audit"))
 
@@ -149,24 +166,8 @@ def _build_sd15_arch(out_dir: Path, device: str) -> None:
     torch.manual_seed(0)
     with _init_device(device):
         unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768)
-        vae = AutoencoderKL(
-            block_out_channels=[128, 256, 512, 512],
-            down_block_types=["DownEncoderBlock2D"] * 4,
-            up_block_types=["UpDecoderBlock2D"] * 4,
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=512,
-        )
-        text_encoder = CLIPTextModel(
-            _clip_text_config(
-                hidden_size=768,
-                intermediate_size=3072,
-                num_attention_heads=12,
-                num_hidden_layers=12,
-                projection_dim=768,
-                hidden_act="quick_gelu",
-            )
-        )
+        vae = AutoencoderKL(**SD_VAE, sample_size=512)
+        text_encoder = CLIPTextModel(_clip_text_config(**CLIP_L_TEXT, projection_dim=768))
     for m in (unet, vae, text_encoder):
         m.to(torch.float16)
     scheduler = PNDMScheduler(**SD_SCHEDULER, skip_prk_steps=True)
@@ -198,25 +199,8 @@ def _build_sdxl_arch(out_dir: Path, device: str) -> None:
     torch.manual_seed(0)
     with _init_device(device):
         unet = UNet2DConditionModel(**sdxl_unet_config())
-        vae = AutoencoderKL(
-            block_out_channels=[128, 256, 512, 512],
-            down_block_types=["DownEncoderBlock2D"] * 4,
-            up_block_types=["UpDecoderBlock2D"] * 4,
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=1024,
-            scaling_factor=0.13025,
-            force_upcast=True,
-        )
-        text_encoder = CLIPTextModel(
-            _clip_text_config(
-                hidden_size=768,
-                intermediate_size=3072,
-                num_attention_heads=12,
-                num_hidden_layers=12,
-                hidden_act="quick_gelu",
-            )
-        )
+        vae = AutoencoderKL(**SD_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True)
+        text_encoder = CLIPTextModel(_clip_text_config(**CLIP_L_TEXT))
         text_encoder_2 = CLIPTextModelWithProjection(
             _clip_text_config(
                 hidden_size=1280,

@@ -45,6 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         executor=args.executor,
         address=args.address,
+        workers=args.workers,
         score=not args.no_score,
     )
     print(
@@ -205,6 +206,13 @@ def cmd_not_ready(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="t2i-audit", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -224,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fresh", action="store_true", help="discard earlier results of this run")
     sp.add_argument("--executor", choices=["local", "ray"], default="local")
     sp.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    sp.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="Ray workers (default: one per GPU, else one per CPU slot)",
+    )
     sp.add_argument("--no-score", action="store_true", help="generate only")
     sp.add_argument("--no-report", action="store_true", help="skip writing report.html")
 

@@ -91,6 +91,7 @@ def run_sweep(
     quiet: bool = False,
     executor: str = "local",
     address: str | None = None,
+    workers: int | None = None,
     score: bool = True,
 ) -> RunResult:
     start = time.perf_counter()
@@ -104,7 +105,16 @@ def run_sweep(
         todo = pending(store, requests)
         if todo:
             check_models(spec, base_dir, {r.model_id for r in todo}, spec_file)
-            _generate(spec, base_dir, store, todo, quiet=quiet, executor=executor, address=address)
+            _generate(
+                spec,
+                base_dir,
+                store,
+                todo,
+                quiet=quiet,
+                executor=executor,
+                address=address,
+                workers=workers,
+            )
         else:
             say(f"all {len(requests)} images are already in {run_dir}", quiet=quiet)
         store.write_info(
@@ -133,6 +143,7 @@ def _generate(
     quiet: bool,
     executor: str,
     address: str | None,
+    workers: int | None = None,
 ) -> None:
     from audit.generate.diffusers_backend import GeneratedImage, pick_device
 
@@ -166,7 +177,8 @@ def _generate(
         if executor == "ray":
             from audit.execute.ray import RayExecutor
 
-            RayExecutor(address=address, device=device).run(spec, base_dir, todo, on_result)
+            ray = RayExecutor(address=address, device=device, workers=workers)
+            ray.run(spec, base_dir, todo, on_result)
         else:
             from audit.execute.local import LocalExecutor
 

@@ -98,6 +98,8 @@ def run_sweep(
     requests = plan(spec, base_dir, spec_file)
     run_dir = out_root / spec.name
     if fresh:
+        # Every request will be made again: check every model before discarding anything.
+        check_models(spec, base_dir, {m.id for m in spec.models}, spec_file)
         RunStore.wipe(run_dir)
     store = RunStore(run_dir, create=True)
     try:

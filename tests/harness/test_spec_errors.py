@@ -76,3 +76,19 @@ def test_bad_spec_keeps_existing_run_intact(
     before = sorted(p.name for p in (smoke_run / "images").rglob("*.png"))
     assert main(["run", str(bad), "--out", str(smoke_run.parent), "--quiet"]) == 2
     assert sorted(p.name for p in (smoke_run / "images").rglob("*.png")) == before
+
+
+def test_fresh_with_incompatible_sampler_keeps_the_run(
+    smoke_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = smoke_run.parent.parent
+    bad = folder / "flow.yaml"
+    bad.write_text(
+        (folder / "smoke.yaml")
+        .read_text()
+        .replace("samplers: [ddim, euler]", "samplers: [flow_euler]")
+    )
+    before = sorted(p.name for p in (smoke_run / "images").rglob("*.png"))
+    assert main(["run", str(bad), "--out", str(smoke_run.parent), "--fresh", "--quiet"]) == 2
+    assert "does not fit" in capsys.readouterr().err
+    assert sorted(p.name for p in (smoke_run / "images").rglob("*.png")) == before

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = (
-    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-)
+from tests.browser import CHROMIUM
+
 FLAGS = [
     "--headless",
     "--no-sandbox",

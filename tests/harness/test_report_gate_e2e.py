@@ -32,7 +32,8 @@ def test_report_on_smoke_run_writes_md_html_json(smoke_run: Path, tmp_path: Path
     html = (tmp_path / "report.html").read_text()
     assert "<img" in html and "http://" not in html.replace("http://www.w3.org", "")
 
-    from tests.report.test_html_browser import CHROMIUM, _load
+    from tests.browser import CHROMIUM
+    from tests.report.test_html_browser import _load
 
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")

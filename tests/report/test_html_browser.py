@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,10 +9,7 @@ import pytest
 
 from audit.report import write_report
 from audit.stats.synthetic import synthetic_frames
-
-CHROMIUM = (
-    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-)
+from tests.browser import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,

@@ -219,6 +219,7 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
         "validate",
         help="measure the pixel reader and the shipped toy models (prints a table)",
         description="options: --n-reader N --steps 2,5,10,25 --seeds N --guidance G "
+        "--also-guidance G1,G2 "
         "--device cpu --threads N --json FILE",
     )
     sp.set_defaults(toy_func=cmd_toyworld_validate)

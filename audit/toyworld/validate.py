@@ -5,8 +5,9 @@ Rows (dicts with `check`, `model`, `steps`, `guidance`, `metric`, `value`, `n`):
 * the pixel reader against the truth of `n_reader` procedural samples (counts, colours,
   positions: must be 1.0);
 * toy-CLIP: retrieval accuracy on procedural samples;
-* `builtin:toy-shapes` on the toy suite at each of `steps` (guidance fixed), and
-  `builtin:toy-shapes-weak` at the best setting: toycount accuracies, toy-CLIP alignment of
+* `builtin:toy-shapes` on the toy suite at each of `steps` (at `guidance`), at the most steps
+  with each of `also_guidance` (to find the best setting), and `builtin:toy-shapes-weak` at
+  the most steps and `guidance`: toycount accuracies, toy-CLIP alignment of
   matched vs shuffled prompts, and `fd_toyclip` against procedural renders.
 
 Run as `python -m audit.toyworld.validate` too.
@@ -157,6 +158,7 @@ def validate(
     n_reader: int = 1000,
     steps: Sequence[int] = (2, 5, 10, 25),
     guidance: float = 3.0,
+    also_guidance: Sequence[float] = (),
     seeds: Sequence[int] = (0, 1),
     n_reference: int = 500,
     weights: Path = WEIGHTS,
@@ -173,8 +175,9 @@ def validate(
     say = log or (lambda _m: None)
     rows: list[Row] = []
 
-    def add(check: str, model: str, n_steps: Any, metric: str, value: float, n: int) -> None:
-        g = guidance if n_steps != "" else ""
+    def add(
+        check: str, model: str, n_steps: Any, metric: str, value: float, n: int, g: Any = ""
+    ) -> None:
         rows.append(
             dict(
                 check=check, model=model, steps=n_steps, guidance=g, metric=metric, value=value, n=n
@@ -210,16 +213,18 @@ def validate(
     suite = load_suite("toy", ".")
     prompts = [p for p in suite.prompts if categories is None or p.category in categories]
     texts = [p.text for p in prompts]
-    plan = [("toy-shapes", s) for s in steps] + [("toy-shapes-weak", max(steps))]
+    plan = [("toy-shapes", s, guidance) for s in steps]
+    plan += [("toy-shapes", max(steps), g) for g in also_guidance if g != guidance]
+    plan += [("toy-shapes-weak", max(steps), guidance)]
     pipes: dict[str, Any] = {}
-    for model, n_steps in plan:
+    for model, n_steps, g in plan:
         if model not in pipes:
             pipes[model] = load_pipeline(weights / model, device)
-        images = generate(pipes[model], texts, seeds, n_steps, guidance)
+        images = generate(pipes[model], texts, seeds, n_steps, g)
         metrics = suite_metrics(images, prompts, seeds, clip, reference, feature_fn)
         for metric, (value, n) in metrics.items():
-            add("suite", f"builtin:{model}", n_steps, metric, value, n)
-        say(f"{model} steps {n_steps} done ({time.time() - t0:.0f}s)")
+            add("suite", f"builtin:{model}", n_steps, metric, value, n, g)
+        say(f"{model} steps {n_steps} guidance {g} done ({time.time() - t0:.0f}s)")
     return rows
 
 
@@ -242,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="2,5,10,25")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--guidance", type=float, default=3.0)  # best of a sweep
+    parser.add_argument(
+        "--also-guidance",
+        default="",
+        help="comma list of further guidance scales tried at the most steps",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
@@ -254,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         n_reader=args.n_reader,
         steps=[int(s) for s in args.steps.split(",")],
         guidance=args.guidance,
+        also_guidance=[float(g) for g in args.also_guidance.split(",") if g],
         seeds=list(range(args.seeds)),
         weights=args.weights,
         device=args.device,

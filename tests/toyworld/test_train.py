@@ -59,6 +59,8 @@ def test_validate_rows_on_freshly_trained_tiny_weights(tmp_path: Path) -> None:
     rows = validate.validate(
         n_reader=30,
         steps=(1, 2),
+        guidance=3.0,
+        also_guidance=(1.5,),
         seeds=(0,),
         n_reference=20,
         weights=tmp_path,
@@ -67,10 +69,11 @@ def test_validate_rows_on_freshly_trained_tiny_weights(tmp_path: Path) -> None:
     reader = {r["metric"]: r["value"] for r in rows if r["check"] == "reader"}
     assert reader == {"count_accuracy": 1.0, "color_accuracy": 1.0, "position_accuracy": 1.0}
     suite = [r for r in rows if r["check"] == "suite"]
-    assert {(r["model"], r["steps"]) for r in suite} == {
-        ("builtin:toy-shapes", 1),
-        ("builtin:toy-shapes", 2),
-        ("builtin:toy-shapes-weak", 2),
+    assert {(r["model"], r["steps"], r["guidance"]) for r in suite} == {
+        ("builtin:toy-shapes", 1, 3.0),
+        ("builtin:toy-shapes", 2, 3.0),
+        ("builtin:toy-shapes", 2, 1.5),
+        ("builtin:toy-shapes-weak", 2, 3.0),
     }
     assert {r["metric"] for r in suite} >= {"toy_count_correct", "fd_toyclip", "toyclip_matched"}
     table = validate.format_table(rows)
@@ -84,3 +87,36 @@ def test_validate_rows_on_freshly_trained_tiny_weights(tmp_path: Path) -> None:
         "n",
     ]
     assert len(table.splitlines()) == len(rows) + 1
+
+
+def test_min_snr_weights_only_the_low_noise_timesteps() -> None:
+    import torch
+
+    from audit.toyworld import models, train
+
+    alpha_bar = models.make_scheduler().alphas_cumprod
+    w = train.loss_weights(alpha_bar, 5.0)
+    snr = alpha_bar / (1 - alpha_bar)
+    assert torch.allclose(w[snr <= 5], torch.ones_like(w[snr <= 5]))
+    assert torch.allclose(w[snr > 5], 5 / snr[snr > 5])
+    assert 0 < w.min() < 0.01  # the cleanest timestep counts for little
+    assert (train.loss_weights(alpha_bar, None) == 1).all()
+
+
+def test_batches_follow_the_config_mixture(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    from audit.toyworld import models, train, vocab
+
+    cfg = dataclasses.replace(models.CONFIGS["tiny"], dataset=400, mixture=(0.2, 0.7, 0.1))
+    data = train.Data(cfg, 0, vocab.build_tokenizer(tmp_path / "tok"), "cpu")
+    idx, x, ids = data.batch(torch.Generator().manual_seed(0), 6000)
+    kinds = [data.scenes[i].kind for i in idx.tolist()]
+    shares = [kinds.count(k) / len(kinds) for k in ("count", "pair", "glyph")]
+    assert max(abs(a - b) for a, b in zip(shares, (0.2, 0.7, 0.1), strict=True)) < 0.03
+    assert x.shape == (6000, 3, 64, 64) and ids.shape[0] == 6000
+    # the rendered mixture is about 50/35/15, so the weights really moved it
+    natural = [s.kind for s in data.scenes]
+    assert natural.count("pair") / len(natural) < 0.5

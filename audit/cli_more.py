@@ -132,9 +132,9 @@ def cmd_reference_build(args: argparse.Namespace) -> int:
 
 
 def cmd_toyworld_validate(args: argparse.Namespace) -> int:
-    from audit.toyworld.validate import main as validate_main
+    from audit.toyworld.validate import run
 
-    return validate_main(args.validate_args)
+    return run(args)
 
 
 def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: ignore[type-arg]
@@ -218,12 +218,11 @@ def register(sub: argparse._SubParsersAction, add: Callable) -> None:  # type: i
     sp = tsub.add_parser(
         "validate",
         help="measure the pixel reader and the shipped toy models (prints a table)",
-        description="options: --n-reader N --steps 2,5,10,25 --seeds N --guidance G "
-        "--also-guidance G1,G2 "
-        "--device cpu --threads N --json FILE",
     )
     sp.set_defaults(toy_func=cmd_toyworld_validate)
-    sp.add_argument("validate_args", nargs=argparse.REMAINDER)
+    from audit.toyworld.validate import add_arguments  # light: no torch
+
+    add_arguments(sp)
 
     def cmd_dashboard(args: argparse.Namespace) -> int:
         from audit.dashboard.server import launch

@@ -5,10 +5,10 @@ Rows (dicts with `check`, `model`, `steps`, `guidance`, `metric`, `value`, `n`):
 * the pixel reader against the truth of `n_reader` procedural samples (counts, colours,
   positions: must be 1.0);
 * toy-CLIP: retrieval accuracy on procedural samples;
-* `builtin:toy-shapes` on the toy suite at each of `steps` (at `guidance`), at the most steps
-  with each of `also_guidance` (to find the best setting), and `builtin:toy-shapes-weak` at
-  the most steps and `guidance`: toycount accuracies, toy-CLIP alignment of
-  matched vs shuffled prompts, and `fd_toyclip` against procedural renders.
+* `builtin:toy-shapes` on the toy suite (with `sampler`) at each of `steps` (at `guidance`),
+  at the most steps with each of `also_guidance` (to find the best setting), and
+  `builtin:toy-shapes-weak` at the most steps and `guidance`: toycount accuracies, toy-CLIP
+  alignment of matched vs shuffled prompts, and `fd_toyclip` against procedural renders.
 
 Run as `python -m audit.toyworld.validate` too.
 """
@@ -63,13 +63,18 @@ def _pair_ok(scene: world.Scene, found: list[reader.Found]) -> bool:
     return world.holds(scene.relation, centres[0], centres[1], margin=3)
 
 
-def load_pipeline(directory: Path, device: str = "cpu") -> Any:
-    """The toy model through the same loader as any local diffusers directory."""
+def load_pipeline(directory: Path, device: str = "cpu", sampler: str = "ddim") -> Any:
+    """The toy model through the same loader as any local diffusers directory, with one of
+    the harness's samplers (`t2i-audit samplers`) built from its scheduler config."""
     from diffusers import StableDiffusionPipeline
+
+    from audit.generate.samplers import get_sampler, make_scheduler
 
     pipe = StableDiffusionPipeline.from_pretrained(
         str(directory), safety_checker=None, feature_extractor=None
     ).to(device)
+    if sampler != "ddim":
+        pipe.scheduler = make_scheduler(get_sampler(sampler), pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -159,6 +164,7 @@ def validate(
     steps: Sequence[int] = (2, 5, 10, 25),
     guidance: float = 3.0,
     also_guidance: Sequence[float] = (),
+    sampler: str = "ddim",
     seeds: Sequence[int] = (0, 1),
     n_reference: int = 500,
     weights: Path = WEIGHTS,
@@ -169,9 +175,11 @@ def validate(
     """Measure everything; returns rows (see module docstring). Heavy: minutes on CPU."""
     import torch
 
+    from audit.generate.samplers import get_sampler
     from audit.prompts.loader import load_suite
     from audit.toyworld import toyclip
 
+    get_sampler(sampler, field="--sampler")  # a wrong name fails before minutes of work
     say = log or (lambda _m: None)
     rows: list[Row] = []
 
@@ -219,7 +227,7 @@ def validate(
     pipes: dict[str, Any] = {}
     for model, n_steps, g in plan:
         if model not in pipes:
-            pipes[model] = load_pipeline(weights / model, device)
+            pipes[model] = load_pipeline(weights / model, device, sampler)
         images = generate(pipes[model], texts, seeds, n_steps, g)
         metrics = suite_metrics(images, prompts, seeds, clip, reference, feature_fn)
         for metric, (value, n) in metrics.items():
@@ -241,8 +249,9 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m audit.toyworld.validate")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options, shared by `python -m audit.toyworld.validate` and `t2i-audit toyworld
+    validate`."""
     parser.add_argument("--n-reader", type=int, default=1000)
     parser.add_argument("--steps", default="2,5,10,25")
     parser.add_argument("--seeds", type=int, default=2)
@@ -252,11 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma list of further guidance scales tried at the most steps",
     )
+    parser.add_argument("--sampler", default="ddim", help="a name from `t2i-audit samplers`")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
@@ -265,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=[int(s) for s in args.steps.split(",")],
         guidance=args.guidance,
         also_guidance=[float(g) for g in args.also_guidance.split(",") if g],
+        sampler=args.sampler,
         seeds=list(range(args.seeds)),
         weights=args.weights,
         device=args.device,
@@ -276,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
 
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audit.toyworld.validate")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

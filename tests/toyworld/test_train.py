@@ -61,6 +61,7 @@ def test_validate_rows_on_freshly_trained_tiny_weights(tmp_path: Path) -> None:
         steps=(1, 2),
         guidance=3.0,
         also_guidance=(1.5,),
+        sampler="euler_a",
         seeds=(0,),
         n_reference=20,
         weights=tmp_path,
@@ -120,3 +121,19 @@ def test_batches_follow_the_config_mixture(tmp_path: Path) -> None:
     # the rendered mixture is about 50/35/15, so the weights really moved it
     natural = [s.kind for s in data.scenes]
     assert natural.count("pair") / len(natural) < 0.5
+
+
+def test_validate_rejects_an_unknown_sampler_before_any_work(tmp_path: Path) -> None:
+    from audit.errors import UserError
+    from audit.toyworld import validate
+
+    with pytest.raises(UserError, match="unknown sampler 'eulr'"):
+        validate.validate(sampler="eulr", weights=tmp_path)
+
+
+def test_cli_validate_takes_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from audit.cli import main
+
+    assert main(["toyworld", "validate", "--sampler", "eulr", "--seeds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown sampler 'eulr'" in err and "--sampler" in err

@@ -111,7 +111,11 @@ def _rounds(ratios: Sequence[float]) -> str:
     return ", ".join(f"{x:.2f}" for x in ratios)
 
 
-def _ratio_row(what: str, a: str, b: str, ratio: float, target: float, note: str = "") -> Row:
+def _ratio_row(
+    what: str, a: str, b: str, ratio: float, target: float | None, note: str = ""
+) -> Row:
+    if target is None:
+        return Row(what, a, b, ratio, note=note)
     return Row(what, a, b, ratio, f">= {target:g}", ratio >= target, note=note)
 
 
@@ -186,15 +190,21 @@ def section_ray(s: SuiteSizes) -> list[Row]:
     )
     rows = [control]
     for one in (c for c in r.ips if c[0] == 1):
+        # The 1.6x target reads "2 workers against 1 worker", a worker being one CPU slot
+        # (1 thread). One worker given both cores' threads is shown for context, untargeted.
+        slot = one[1] == two[1]
+        note = (
+            f"CPU sweep, {r.images} images x {len(r.seconds[two])} rounds, {r.cores:g} "
+            f"CPUs, {s.size}px {s.steps} steps; per round {_rounds(r.round_ratios(two, one))}"
+        )
         rows.append(
             _ratio_row(
                 f"Ray 2 workers / 1 worker of {one[1]} thread{'s' * (one[1] > 1)}",
                 f"{r.ips[two]:.2f} img/s ({two[1]} thread each)",
                 f"{r.ips[one]:.2f} img/s",
                 r.ratio(two, one),
-                1.6,
-                f"CPU sweep, {r.images} images x {len(r.seconds[two])} rounds, {r.cores:g} "
-                f"CPUs, {s.size}px {s.steps} steps; per round {_rounds(r.round_ratios(two, one))}",
+                1.6 if slot else None,
+                note if slot else "context, no target: one process using every core; " + note,
             )
         )
     return rows

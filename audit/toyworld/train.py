@@ -69,9 +69,12 @@ class Data:
         # from a small dataset drop out and the others share their weight)
         self.weights = None
         if cfg.mixture is not None:
+            from collections import Counter
+
             kinds = [s.kind for s in self.scenes]
             share = dict(zip(("count", "pair", "glyph"), cfg.mixture, strict=True))
-            w = [share[k] / kinds.count(k) for k in kinds]
+            n_kind = Counter(kinds)  # once: list.count per scene was quadratic in the dataset
+            w = [share[k] / n_kind[k] for k in kinds]
             self.weights = torch.tensor(w, dtype=torch.float64)
 
     def batch(self, gen: Any, size: int) -> tuple[Any, Any, Any]:
@@ -139,12 +142,10 @@ def reconstruction_check(vae: Any, device: str, n: int = 200) -> dict[str, float
         rec = vae.decode(z).sample.clamp(-1, 1)
     imgs = ((rec + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     found = [reader.read(im) for im in imgs]
-    count = np.mean([reader.counts(f) == s.counts() for f, s in zip(found, scenes, strict=True)])
+    pairs = list(zip(found, scenes, strict=True))
+    count = np.mean([reader.counts(f) == s.counts() for f, s in pairs])
     color = np.mean(
-        [
-            sorted(x.color for x in f) == sorted(x.color for x in s.shapes)
-            for f, s in zip(found, scenes, strict=True)
-        ]
+        [sorted(o.color for o in f) == sorted(o.color for o in s.shapes) for f, s in pairs]
     )
     return {"count": round(float(count), 3), "color": round(float(color), 3)}
 

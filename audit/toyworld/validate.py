@@ -20,11 +20,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # the CLI imports this module for its options: keep that import light
+    import numpy as np
 
-from audit.toyworld import reader, world
+    from audit.toyworld import reader, world
 
 WEIGHTS = Path(__file__).parent / "weights"
 Row = dict[str, Any]
@@ -32,6 +33,8 @@ Row = dict[str, Any]
 
 def reader_accuracy(n: int, seed: int = 12345) -> dict[str, float]:
     """Fraction of `n` procedural scenes the reader gets exactly right, per aspect."""
+    from audit.toyworld import reader, world
+
     scenes = world.dataset(seed, n)
     ok_count = ok_color = ok_pos = n_pos = 0
     for scene in scenes:
@@ -50,6 +53,8 @@ def reader_accuracy(n: int, seed: int = 12345) -> dict[str, float]:
 
 def _pair_ok(scene: world.Scene, found: list[reader.Found]) -> bool:
     """Both objects found once, each box within a pixel of the truth, relation holds."""
+    from audit.toyworld import world
+
     centres = []
     for shape in scene.shapes:
         match = [f for f in found if (f.shape, f.color) == (shape.shape, shape.color)]
@@ -103,6 +108,7 @@ def generate(
 
 
 def _to_tensor(images: Sequence[Any]) -> Any:
+    import numpy as np
     import torch
 
     arr = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images])
@@ -110,10 +116,14 @@ def _to_tensor(images: Sequence[Any]) -> Any:
 
 
 def fd_features(images: Sequence[Any], feature_fn: Callable[[Any], Any]) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(feature_fn(_to_tensor(images)).double().numpy())
 
 
 def fd(a: np.ndarray, b: np.ndarray) -> float:
+    import numpy as np
+
     from audit.score.frechet import frechet_distance
 
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
@@ -128,6 +138,7 @@ def suite_metrics(
     feature_fn: Callable[[Any], Any],
 ) -> dict[str, tuple[float, int]]:
     """Metric -> (value, n) over images laid out prompt-major (prompt 0 seeds..., prompt 1)."""
+    import numpy as np
     import torch
 
     from audit.score.toycount import ToyCountScorer
@@ -173,11 +184,12 @@ def validate(
     log: Callable[[str], None] | None = None,
 ) -> list[Row]:
     """Measure everything; returns rows (see module docstring). Heavy: minutes on CPU."""
+    import numpy as np
     import torch
 
     from audit.generate.samplers import get_sampler
     from audit.prompts.loader import load_suite
-    from audit.toyworld import toyclip
+    from audit.toyworld import toyclip, world
 
     get_sampler(sampler, field="--sampler")  # a wrong name fails before minutes of work
     say = log or (lambda _m: None)

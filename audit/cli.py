@@ -81,7 +81,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _scorer_entries(args: argparse.Namespace, run_dir: Path) -> list:  # type: ignore[type-arg]
     from audit.config import ScorerEntry, parse_spec, read_yaml
-    from audit.score.registry import default_registry
+    from audit.scorers.registry import default_registry
     from audit.store.run_store import RunStore
 
     options: dict[str, dict] = {}  # type: ignore[type-arg]
@@ -104,7 +104,7 @@ def _scorer_entries(args: argparse.Namespace, run_dir: Path) -> list:  # type: i
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from audit.score.runner import score_run
+    from audit.scorers.runner import score_run
     from audit.store.run_store import RunStore
 
     run_dir = Path(args.run)
@@ -173,7 +173,7 @@ def cmd_samplers(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from audit.score.registry import default_registry
+    from audit.scorers.registry import default_registry
 
     registry = default_registry()
     for name in registry.names():

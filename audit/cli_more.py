@@ -114,7 +114,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_reference_build(args: argparse.Namespace) -> int:
-    from audit.score.reference import build_reference
+    from audit.scorers.reference import build_reference
 
     spec = {"kind": args.extractor, "resize": args.resize}
     if args.weights:

@@ -126,7 +126,7 @@ def run_sweep(
             requests=len(requests),
         )
         if score and spec.scorers:
-            from audit.score.runner import score_run
+            from audit.scorers.runner import score_run
 
             score_run(store, spec.scorers, spec_file=spec_file, quiet=quiet)
     finally:

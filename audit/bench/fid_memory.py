@@ -39,8 +39,8 @@ class FidMemoryBench:
 
 def fid_state(dim: int, **overrides: Any) -> list[Any]:
     """[GaussianStats, PoissonBootstrap, Reservoir] sized as FidScorer sizes them."""
-    from audit.score.fid import FidOptions
-    from audit.score.frechet import GaussianStats, PoissonBootstrap, Reservoir
+    from audit.scorers.fid import FidOptions
+    from audit.scorers.frechet import GaussianStats, PoissonBootstrap, Reservoir
 
     defaults = {k: f.default for k, f in FidOptions.model_fields.items() if k != "reference"}
     o = {**defaults, **overrides}
@@ -61,8 +61,8 @@ def state_bytes(parts: list[Any]) -> int:
 def measure(images: int, dim: int, *, batch: int = 250, seed: int = 0, **sizes: Any) -> Any:
     import numpy as np
 
-    import audit.score.fid
-    import audit.score.frechet  # noqa: F401  (imported before tracing: module objects are not state)
+    import audit.scorers.fid
+    import audit.scorers.frechet  # noqa: F401  (imported before tracing: module objects are not state)
 
     rng = np.random.default_rng(seed)
     tracemalloc.start()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.score.base import ScoreItem
+from audit.scorers.base import ScoreItem
 
 OFFLINE_SCORERS = ("text", "nsfw", "quality", "watermark", "c2pa", "efficiency")
 WORDS = ("OPEN", "STOP", "CAFE", "EXIT")
@@ -97,8 +97,8 @@ def _drop_images(items: Sequence[ScoreItem]) -> None:
 
 def time_scorer(name: str, items: list[ScoreItem], options: dict[str, Any] | None = None) -> Any:
     """One scorer over `items`, as the runner drives it."""
-    from audit.score.base import ImageScorer, SetScorer, missing
-    from audit.score.registry import default_registry
+    from audit.scorers.base import ImageScorer, SetScorer, missing
+    from audit.scorers.registry import default_registry
 
     cls = default_registry().get(name)
     opts = cls.parse_options(options or {}, source="bench")
@@ -163,7 +163,7 @@ def bench_clip(
     import torch
     from PIL import Image
 
-    from audit.score.clip import ClipOptions, ClipScorer
+    from audit.scorers.clip import ClipOptions, ClipScorer
 
     model, preprocess, tokenizer = tiny_clip()
     opts = ClipOptions(resize="native", device="cpu", batch_size=batch_size)

@@ -38,7 +38,7 @@ SCORE_BLOCK = 100
 
 
 def _metrics() -> list[Any]:
-    from audit.score.base import Metric
+    from audit.scorers.base import Metric
 
     out = [
         Metric("clip_score", "higher", "continuous", "fabricated"),

@@ -72,7 +72,7 @@ def rates(images: pd.DataFrame, metrics: Sequence[str], by: str = "model") -> pd
 
 def attacks(images: pd.DataFrame) -> list[str]:
     """Attack names with a wm_detected_<attack> column, in the attack suite's order."""
-    from audit.score.attacks import ATTACK_NAMES
+    from audit.scorers.attacks import ATTACK_NAMES
 
     columns = present(images, [c for c in images.columns if str(c).startswith(WM_PREFIX)])
     found = [c[len(WM_PREFIX) :] for c in columns]

@@ -104,7 +104,7 @@ def is_binary(values: np.ndarray) -> bool:
 
 
 def catalog_entry(catalog: Mapping[str, Any] | None, name: str) -> tuple[str, str] | None:
-    """(kind, direction) for `name` from a catalogue of audit.score.base.Metric, if known."""
+    """(kind, direction) for `name` from a catalogue of audit.scorers.base.Metric, if known."""
     if catalog and name in catalog:
         metric = catalog[name]
         return str(metric.kind), str(metric.direction)

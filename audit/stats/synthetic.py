@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.score.base import Metric
+from audit.scorers.base import Metric
 
 CATALOG: dict[str, Metric] = {
     m.name: m

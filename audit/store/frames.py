@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from audit.errors import UserError
-from audit.score.base import Metric
+from audit.scorers.base import Metric
 
 BASE_COLUMNS = [
     "key", "model", "sampler", "steps", "guidance", "seed", "prompt_id", "prompt", "category",

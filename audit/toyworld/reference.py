@@ -17,7 +17,7 @@ REFERENCE_SEED = 20261127  # differs from the training seeds: held-out procedura
 
 def toyclip_extractor(spec: Any) -> Any:
     """Extractor factory for kind `toyclip`: the toy CLIP's 256-d image features."""
-    from audit.score.features import from_module
+    from audit.scorers.features import from_module
     from audit.toyworld.toyclip import feature_module
 
     return from_module(
@@ -34,7 +34,7 @@ def builtin_reference(name: str) -> Path:
     """Folder of a built-in reference, built on first use (about 10 s on 2 CPU cores)."""
     from audit.errors import UserError
     from audit.generate.builtin import cache_root
-    from audit.score.reference import build_reference
+    from audit.scorers.reference import build_reference
 
     if name != "toyworld":
         raise UserError(

@@ -176,7 +176,7 @@ def load_toyclip(directory: Path = WEIGHTS) -> tuple[Any, Callable[[Sequence[str
 def feature_module(directory: Path = WEIGHTS) -> Any:
     """An `nn.Module` mapping (B, 3, 64, 64) in [0, 1] to the 256-d `fd_toyclip` features.
 
-    Plugs into `audit.score.features.from_module(module, "toyclip", input_size=64)`
+    Plugs into `audit.scorers.features.from_module(module, "toyclip", input_size=64)`
     (default mean 0, std 1, so the module sees x / 255).
     """
     import torch

@@ -124,7 +124,7 @@ def fd_features(images: Sequence[Any], feature_fn: Callable[[Any], Any]) -> np.n
 def fd(a: np.ndarray, b: np.ndarray) -> float:
     import numpy as np
 
-    from audit.score.frechet import frechet_distance
+    from audit.scorers.frechet import frechet_distance
 
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
 
@@ -141,7 +141,7 @@ def suite_metrics(
     import numpy as np
     import torch
 
-    from audit.score.toycount import ToyCountScorer
+    from audit.scorers.toycount import ToyCountScorer
 
     scorer = ToyCountScorer()
     rows = []

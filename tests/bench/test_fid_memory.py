@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.bench.fid_memory import bench_fid_memory, fid_state, state_bytes
-from audit.score.fid import FidOptions
+from audit.scorers.fid import FidOptions
 
 
 def test_state_at_10k_images_within_10_percent_of_1k() -> None:

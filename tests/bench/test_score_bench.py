@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from audit.bench.score import OFFLINE_SCORERS, bench_clip, bench_scorers, make_items
-from audit.score.base import missing
-from audit.score.registry import default_registry
+from audit.scorers.base import missing
+from audit.scorers.registry import default_registry
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_every_offline_scorer_is_timed_or_says_what_it_needs() -> None:
 
 
 def test_bench_images_take_the_full_c2pa_path(tmp_path: Path) -> None:
-    from audit.score.provenance import C2paScorer
+    from audit.scorers.provenance import C2paScorer
 
     items = make_items(tmp_path, 2, 64)
     rows = C2paScorer().score_batch(items)

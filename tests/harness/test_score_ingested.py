@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from audit.cli import main
-from audit.score.registry import default_registry
+from audit.scorers.registry import default_registry
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit.score.base import Metric
+from audit.scorers.base import Metric
 from audit.stats import resample
 from audit.stats.aggregate import (
     ALL,

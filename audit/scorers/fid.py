@@ -1,0 +1,349 @@
+"""Frechet distance (FID, or FD in another feature space), KID and optionally IS, per group.
+
+The generated images of one group (a sweep cell) stream through the extractor into running
+sums (mean / covariance), a bounded reservoir (KID) and Poisson-bootstrap replicate sums
+(the interval); memory does not grow with the number of images. The reference side is a
+statistic built by `audit.scorers.reference.build_reference` with the same extractor and
+resize mode, which `load_reference` enforces.
+
+The metric name carries the extractor: ``fid`` for Inception, ``fd_clip`` for CLIP,
+``fd_<kind>`` for a custom extractor (KID likewise: ``kid_mean`` / ``kid_<kind>_mean``).
+The interval covers the sampling of the generated images only: the reference is fixed.
+
+Cost: the reference's covariance square root (one d x d eigendecomposition) and its KID
+kernel are computed once per scorer and reused by every group; each group then needs one
+symmetric eigenproblem for the point estimate and one per bootstrap replicate, run on the
+GPU when the scorer's device is CUDA (measured on an H100 box at d = 2048: 10 replicates
+0.9 s on the GPU, 6.2 s with NumPy on its 16 CPU cores).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from audit.errors import UserError
+from audit.scorers.base import (
+    Metric,
+    Requirement,
+    ScoreItem,
+    ScorerOptions,
+    SetScorer,
+    Value,
+    package_requirement,
+)
+from audit.scorers.features import (
+    ResizeMode,
+    clip_weights_requirement,
+    inception_weights_requirement,
+)
+
+
+class FidOptions(ScorerOptions):
+    reference: str  # name under <reference_root>/references/, or a folder path
+    reference_root: Path = Path("reports")
+    extractor: str = "inception"  # inception | clip | a registered custom kind
+    weights: Path | None = None
+    resize: ResizeMode = "clean"
+    clip_model: str = "ViT-L-14"
+    clip_pretrained: str = "openai"
+    kid_subsets: int = Field(default=100, ge=1)
+    kid_subset_size: int = Field(default=1000, ge=2)
+    kid_reservoir: int = Field(default=4000, ge=2)  # feature rows kept for KID
+    inception_score: bool = False
+    is_splits: int = Field(default=10, ge=1)
+    # Poisson-bootstrap replicates (0 = no CI); each costs one d x d symmetric eigenproblem
+    # at compute time (~1-6 s at d = 2048 on 2 CPU cores, milliseconds on a GPU).
+    bootstrap: int = Field(default=10, ge=0)
+    bootstrap_memory_mb: int = Field(default=512, ge=0)  # cap on replicate sums' memory
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    # eigh: Tr sqrt(C_r C) from a symmetric eigenproblem with C_r^(1/2) computed once per
+    # reference (several times faster); sqrtm: scipy.linalg.sqrtm per group, as pytorch-fid.
+    # Both give the same value (tests: relative difference < 1e-8 at full rank).
+    fd_method: Literal["eigh", "sqrtm"] = "eigh"
+    batch_size: int = Field(default=32, ge=1)
+    device: str | None = None
+    seed: int = 0
+    extractor_options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _is_needs_inception(self) -> FidOptions:
+        if self.inception_score and self.extractor != "inception":
+            raise ValueError("inception_score needs extractor: inception")
+        return self
+
+
+def metric_stem(extractor: str) -> str:
+    """fid / fd_clip / fd_<kind>: the Frechet metric's name for an extractor kind."""
+    return "fid" if extractor == "inception" else f"fd_{extractor}"
+
+
+def kid_stem(extractor: str) -> str:
+    return "kid" if extractor == "inception" else f"kid_{extractor}"
+
+
+class FidScorer(SetScorer):
+    name = "fid"
+    version = "1"
+    offline = False  # weights are not shipped: a cache or a `weights` path is needed
+    Options = FidOptions
+
+    def __init__(self, options: ScorerOptions | None = None) -> None:
+        super().__init__(options)
+        assert isinstance(self.options, FidOptions)
+        self.opts: FidOptions = self.options
+        self._extractor: Any = None
+        self._reference: Any = None
+        self._ref_gaussian: tuple[Any, Any, Any] | None = None
+        self._ref_kernel: Any = None
+        self.reset()
+
+    # ------------------------------------------------------------ declarations
+
+    @classmethod
+    def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
+        from audit.scorers import features
+
+        reqs: list[Requirement] = []
+        if not isinstance(options, FidOptions):
+            return [
+                Requirement(
+                    "option 'reference' (reference statistics to compare against)",
+                    ok=False,
+                    fix="add `reference: NAME` under the fid scorer's options",
+                )
+            ]
+        opts = options
+        if opts.extractor == "inception":
+            reqs.append(package_requirement("torch_fidelity", "torch-fidelity"))
+            reqs.append(inception_weights_requirement(opts.weights))
+        elif opts.extractor == "clip":
+            reqs.append(package_requirement("open_clip", "open-clip-torch"))
+            if reqs[-1].ok:
+                reqs.append(
+                    clip_weights_requirement(opts.clip_model, opts.clip_pretrained, opts.weights)
+                )
+        else:
+            known = features.extractor_kinds()
+            reqs.append(
+                Requirement(
+                    f"feature extractor '{opts.extractor}'",
+                    ok=opts.extractor in known,
+                    fix=f"use one of: {', '.join(known)} (or register the extractor kind)",
+                )
+            )
+        from audit.scorers.reference import resolve_reference
+
+        try:
+            path = resolve_reference(opts.reference, opts.reference_root)
+            ok = (path / "meta.json").is_file() and (path / "stats.npz").is_file()
+        except UserError:
+            path, ok = Path(opts.reference), False
+        reqs.append(
+            Requirement(
+                f"reference statistics '{opts.reference}' ({path})",
+                ok=ok,
+                fix="build them from a folder of real images with the same extractor and "
+                "resize: t2i-audit reference build DIR --name NAME --extractor KIND",
+            )
+        )
+        return reqs
+
+    def metrics(self) -> list[Metric]:
+        fd, kd = metric_stem(self.opts.extractor), kid_stem(self.opts.extractor)
+        level = f"{self.opts.ci_level:.0%}"
+        out = [
+            Metric(fd, "lower", description=f"Frechet distance to the reference ({self._what})"),
+            Metric(f"{fd}_ci_low", "none", description=f"{level} Poisson-bootstrap bound"),
+            Metric(f"{fd}_ci_high", "none", description=f"{level} Poisson-bootstrap bound"),
+            Metric(f"{kd}_mean", "lower", description="KID: unbiased MMD^2, cubic kernel"),
+            Metric(f"{kd}_std", "none", description="KID spread over subsets"),
+        ]
+        if self.opts.inception_score:
+            out += [
+                Metric("is_mean", "higher", description="Inception Score"),
+                Metric("is_std", "none", description="Inception Score spread over splits"),
+            ]
+        return out
+
+    @property
+    def _what(self) -> str:
+        o = self.opts
+        if o.extractor == "clip":
+            ext = f"clip:{o.clip_model}/{o.clip_pretrained}"
+        elif o.extractor == "inception":
+            ext = "inception-v3-torchfidelity"
+        else:
+            ext = o.extractor
+        return f"extractor {ext}, resize {o.resize}, reference {o.reference}"
+
+    def label(self) -> str:
+        return f"{self.name}/{self.version}: {self._what}"
+
+    # ------------------------------------------------------------ lazy set-up
+
+    def extractor_spec(self) -> dict[str, Any]:
+        o = self.opts
+        return {
+            "kind": o.extractor,
+            "resize": o.resize,
+            "weights": str(o.weights) if o.weights else None,
+            "model": o.clip_model,
+            "pretrained": o.clip_pretrained,
+            "device": o.device,
+            "batch_size": o.batch_size,
+            "options": dict(o.extractor_options),
+        }
+
+    def _setup(self) -> None:
+        """Load the reference (identity checked early where it is known) and the network."""
+        if self._extractor is not None:
+            return
+        from audit.scorers.features import ExtractorSpec, expected_name, make_extractor
+        from audit.scorers.reference import load_reference
+
+        spec = ExtractorSpec.model_validate(self.extractor_spec())
+        name = expected_name(spec)
+        ref = load_reference(
+            self.opts.reference, self.opts.reference_root, extractor=name, resize=spec.resize
+        )
+        extractor = make_extractor(spec)
+        if name is None:  # custom kind: its identity is known only once built
+            ref = load_reference(
+                ref.path, self.opts.reference_root, extractor=extractor.name, resize=spec.resize
+            )
+        self._reference, self._extractor = ref, extractor
+        self._ref_gaussian = self._ref_kernel = None
+        self.reset()
+
+    def set_extractor(self, extractor: Any) -> None:
+        """Use a ready extractor (tests, embedding in other tools); identity still checked."""
+        from audit.scorers.reference import load_reference
+
+        self._reference = load_reference(
+            self.opts.reference,
+            self.opts.reference_root,
+            extractor=extractor.name,
+            resize=extractor.resize,
+        )
+        self._extractor = extractor
+        self._ref_gaussian = self._ref_kernel = None
+        self.reset()
+
+    # ------------------------------------------------------------ streaming
+
+    def reset(self) -> None:
+        from audit.scorers.frechet import (
+            GaussianStats,
+            InceptionScoreStats,
+            PoissonBootstrap,
+            Reservoir,
+        )
+
+        self._stats: GaussianStats | None = None
+        self._boot: PoissonBootstrap | None = None
+        self._reservoir: Reservoir | None = None
+        self._is: InceptionScoreStats | None = None
+        if self._extractor is None:
+            return
+        o, dim = self.opts, self._extractor.dim
+        self._stats = GaussianStats(dim)
+        replicates = PoissonBootstrap.replicates_within(
+            dim, o.bootstrap, o.bootstrap_memory_mb * 2**20
+        )
+        self._boot = PoissonBootstrap(dim, replicates, seed=o.seed)
+        self._reservoir = Reservoir(dim, o.kid_reservoir, seed=o.seed)
+        if o.inception_score:
+            self._is = InceptionScoreStats(1008, o.is_splits)
+
+    def update(self, items: Sequence[ScoreItem]) -> None:
+        self._setup()
+        images = [it.image() for it in items]
+        if self._is is not None:
+            feats, logits = self._extractor.features_and_logits(images)
+            self._is.update(logits)
+        else:
+            feats = self._extractor(images)
+        self.update_features(feats)
+
+    def update_features(self, feats: Any) -> None:
+        """Add already-extracted features (used by `update`; handy for tests)."""
+        assert self._stats is not None and self._boot is not None and self._reservoir is not None
+        self._stats.update(feats)
+        self._boot.update(feats)
+        self._reservoir.update(feats)
+
+    def _reference_gaussian(self) -> tuple[Any, Any, Any]:
+        """Reference mean, covariance and covariance square root, computed once per scorer
+        (the square root is the costly part and is shared by every group and replicate)."""
+        if self._ref_gaussian is None:
+            from audit.scorers.frechet import psd_sqrt
+
+            cov_r = self._reference.stats.cov()
+            sqrt_r = psd_sqrt(cov_r, device=self._linalg_device)
+            self._ref_gaussian = (self._reference.stats.mean(), cov_r, sqrt_r)
+        return self._ref_gaussian
+
+    @property
+    def _linalg_device(self) -> str:
+        """Dense linear algebra runs where the network runs (CUDA), else with NumPy."""
+        from audit.scorers.features import default_device
+
+        return self.opts.device or default_device()
+
+    def _reference_kernel(self) -> Any:
+        """KID kernel of the reference sample, computed once per scorer when it is small
+        enough to keep (<= 256 MiB); else None and `kid` works per subset."""
+        if self._ref_kernel is None:
+            from audit.scorers.frechet import poly_kernel
+
+            sample = self._reference.reservoir
+            if 8 * sample.shape[0] ** 2 <= 256 * 2**20:
+                self._ref_kernel = poly_kernel(sample, sample)
+        return self._ref_kernel
+
+    def compute(self) -> dict[str, Value]:
+        import numpy as np
+
+        from audit.scorers.frechet import frechet_distance, kid, normal_interval, trace_sqrt_product
+
+        fd, kd = metric_stem(self.opts.extractor), kid_stem(self.opts.extractor)
+        out: dict[str, Value] = {m.name: None for m in self.metrics()}
+        stats, ref = self._stats, self._reference
+        if stats is None or ref is None or stats.n < 2:
+            return out  # no numbers from fewer than 2 images
+        mu, cov = stats.mean(), stats.cov()
+        mu_r, cov_r, sqrt_r = self._reference_gaussian()
+        if self.opts.fd_method == "sqrtm":
+            point = frechet_distance(mu, cov, mu_r, cov_r)
+        else:
+            tr = trace_sqrt_product(cov_r, cov, sqrt1=sqrt_r, device=self._linalg_device)
+            diff = mu - mu_r
+            point = float(diff @ diff + np.trace(cov) + np.trace(cov_r) - 2.0 * tr)
+        out[fd] = point
+        assert self._boot is not None and self._reservoir is not None
+        if self._boot.replicates >= 2:
+            reps = self._boot.frechet_replicates(
+                mu_r, cov_r, sqrt_ref=sqrt_r, device=self._linalg_device
+            )
+            low, high = normal_interval(point, reps, self.opts.ci_level)
+            if not math.isnan(low):
+                out[f"{fd}_ci_low"], out[f"{fd}_ci_high"] = low, high
+        fake = self._reservoir.sample()
+        if fake.shape[0] >= 2 and ref.reservoir.shape[0] >= 2:
+            k = kid(
+                ref.reservoir,
+                fake,
+                subsets=self.opts.kid_subsets,
+                subset_size=self.opts.kid_subset_size,
+                seed=self.opts.seed,
+                real_kernel=self._reference_kernel(),
+            )
+            out[f"{kd}_mean"], out[f"{kd}_std"] = k.mean, k.std
+        if self._is is not None and (self._is.count >= 1).all():
+            out["is_mean"], out["is_std"] = self._is.compute()
+        return out

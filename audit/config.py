@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from audit.errors import UserError
+from audit.errors import UserError, error_from_validation
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 DType = Literal["float32", "float16", "bfloat16"]
@@ -67,11 +67,85 @@ class RuntimeSpec(BaseModel):
     reuse_text_embeddings: bool = True
 
 
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,31}$")
+
+
 class ScorerEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """One scorer instance: `- clip`, `- clip: {model: ...}`, or with `as: LABEL` inside the
+    options to run a second instance whose columns are `<metric>@LABEL`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str
+    label: str | None = Field(default=None, alias="as")
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("label")
+    @classmethod
+    def _plain_label(cls, value: str | None) -> str | None:
+        if value is not None and not LABEL.match(value):
+            raise ValueError(
+                f"label {value!r} must be 1-32 letters, digits, '_' or '-' (it becomes part "
+                "of column names such as clip_score@LABEL)"
+            )
+        return value
+
+    @property
+    def instance(self) -> str:
+        """The name its scores are stored under: the label, or the scorer's own name."""
+        return self.label or self.name
+
+
+def normalize_scorer_entries(values: Any) -> Any:
+    """Accept `- clip`, `- clip: {model: ..., as: LABEL}` and `- {name: clip, options: ...}`."""
+    if not isinstance(values, list):
+        return values
+    out: list[Any] = []
+    for item in values:
+        if isinstance(item, str):
+            out.append({"name": item})
+        elif isinstance(item, dict) and len(item) == 1 and "name" not in item:
+            ((name, options),) = item.items()
+            options = dict(options) if isinstance(options, dict) else options
+            entry = {"name": name, "options": options or {}}
+            if isinstance(options, dict) and "as" in options:
+                entry["as"] = options.pop("as")
+            out.append(entry)
+        else:
+            out.append(item)
+    return out
+
+
+def check_distinct_instances(entries: list[ScorerEntry]) -> list[ScorerEntry]:
+    """Two entries may share a scorer only when labels tell their columns apart."""
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        if entry.instance in seen:
+            first = seen[entry.instance]
+            if entry.label is None:
+                raise ValueError(
+                    f"scorers.{first} and scorers.{i} are both unlabelled '{entry.name}' "
+                    f"entries: give one of them a label, e.g. `- {entry.name}: {{as: "
+                    f"{entry.name}2, ...}}`"
+                )
+            raise ValueError(
+                f"scorers.{i}: label '{entry.label}' is already used by scorers.{first}"
+            )
+        seen[entry.instance] = i
+    return entries
+
+
+def parse_scorer_entries(raw: Any, *, file: str | Path) -> list[ScorerEntry]:
+    """A `scorers:` list outside a spec (options files, the Python API), checked as in one."""
+    from pydantic import TypeAdapter
+
+    try:
+        entries = TypeAdapter(list[ScorerEntry]).validate_python(normalize_scorer_entries(raw))
+        return check_distinct_instances(entries)
+    except ValidationError as exc:
+        raise error_from_validation(exc, file=file, prefix="scorers") from None
+    except ValueError as exc:
+        raise UserError(str(exc), file=file, field="scorers", fix="label the entries") from None
 
 
 class SweepSpec(BaseModel):
@@ -125,19 +199,7 @@ class SweepSpec(BaseModel):
     @field_validator("scorers", mode="before")
     @classmethod
     def _scorer_shorthand(cls, values: Any) -> Any:
-        # Accept `- clip` and `- clip: {model: ...}` as well as `- {name: clip, options: ...}`.
-        if not isinstance(values, list):
-            return values
-        out: list[Any] = []
-        for item in values:
-            if isinstance(item, str):
-                out.append({"name": item})
-            elif isinstance(item, dict) and len(item) == 1 and "name" not in item:
-                ((name, options),) = item.items()
-                out.append({"name": name, "options": options or {}})
-            else:
-                out.append(item)
-        return out
+        return normalize_scorer_entries(values)
 
     @model_validator(mode="after")
     def _one_size(self) -> SweepSpec:
@@ -152,10 +214,12 @@ class SweepSpec(BaseModel):
         ids = [m.id for m in self.models]
         if len(set(ids)) != len(ids):
             raise ValueError(f"model ids must be unique, got {ids}")
-        names = [s.name for s in self.scorers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"scorers lists a scorer twice: {names}")
         return self
+
+    @field_validator("scorers")
+    @classmethod
+    def _distinct_instances(cls, entries: list[ScorerEntry]) -> list[ScorerEntry]:
+        return check_distinct_instances(entries)
 
     @property
     def image_width(self) -> int:
@@ -166,23 +230,6 @@ class SweepSpec(BaseModel):
         return self.height or self.size or 512
 
 
-_FIXES = {
-    "extra_forbidden": "remove this field (see README's spec reference for the valid fields)",
-    "missing": "add this field",
-}
-
-
-def _error_from_validation(exc: ValidationError, file: str | Path) -> UserError:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    message = first["msg"].removeprefix("Value error, ")
-    fix = _FIXES.get(first["type"], "correct the value as the message says")
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return UserError(message, file=file, field=loc, fix=fix)
-
-
 def parse_spec(data: Any, *, file: str | Path = "<spec>") -> SweepSpec:
     if not isinstance(data, dict):
         raise UserError(
@@ -191,7 +238,7 @@ def parse_spec(data: Any, *, file: str | Path = "<spec>") -> SweepSpec:
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise _error_from_validation(exc, file) from None
+        raise error_from_validation(exc, file=file) from None
 
 
 def read_yaml(path: Path, *, what: str) -> Any:
@@ -242,22 +289,5 @@ def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
                     field=f"provenance.sign.{field}",
                     fix=f"give a PEM file path relative to {base}",
                 )
-    for i, model in enumerate(spec.models):
-        src = model.source
-        if src.startswith("builtin:"):
-            from audit.generate.builtin import builtin_names
-
-            if src.removeprefix("builtin:") not in builtin_names():
-                raise UserError(
-                    f"unknown built-in model {src!r}",
-                    file=file,
-                    field=f"models.{i}.source",
-                    fix=f"use one of {['builtin:' + n for n in builtin_names()]}",
-                )
-        elif src.startswith((".", "/", "~")) and not (base / src).expanduser().is_dir():
-            raise UserError(
-                "local model directory not found",
-                file=file,
-                field=f"models.{i}.source",
-                fix="give a diffusers directory (with model_index.json) or a hub id",
-            )
+    # Model sources are checked by `audit.generate.models.check_model_sources` (from
+    # `sweep.plan`): built-in names are generate's to know, and config imports nothing of it.

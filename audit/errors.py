@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class UserError(Exception):
@@ -38,6 +42,32 @@ class UserError(Exception):
         if self.fix:
             text += f"\n  fix: {self.fix}"
         return text
+
+
+_FIXES = {
+    "extra_forbidden": "remove this field (see README's spec reference for the valid fields)",
+    "missing": "add this field",
+}
+
+
+def error_from_validation(
+    exc: ValidationError, *, file: str | Path, prefix: str = "", fix: str | None = None
+) -> UserError:
+    """The first problem pydantic found, as a UserError naming file, field and fix.
+
+    The one place a ValidationError becomes a user-facing error (spec, scorer options,
+    gate files), so every input file reports problems the same way.
+    """
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    field = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if len(errors) > 1:
+        more = len(errors) - 1
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    default_fix = _FIXES.get(first["type"], "correct the value as the message says")
+    return UserError(message, file=file, field=field, fix=fix or default_fix)
 
 
 EXIT_OK = 0

@@ -18,6 +18,7 @@ from audit.progress import progress, say
 from audit.prompts.importers import quoted_words, read_geneval
 from audit.prompts.model import SAFE_ID, Expectations
 from audit.store.run_store import RunStore
+from audit.vocab import request_row
 
 FORMAT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 JSONL_FIELDS = {
@@ -250,30 +251,28 @@ def ingest(
     items = readers[layout](src, model)
     store = RunStore(run_dir, create=True)
     try:
-        rows = []
-        for it in items:
-            r = it.row
-            rows.append(
-                {
-                    "key": it.key,
-                    "model": r["model"],
-                    "source": f"ingest:{src}",
-                    "fingerprint": "external",
-                    "dtype": "unknown",
-                    "sampler": r["sampler"],
-                    "steps": r["steps"],
-                    "guidance": r["guidance"],
-                    "width": it.width,
-                    "height": it.height,
-                    "seed": r["seed"],
-                    "suite": suite,
-                    "prompt_id": r["prompt_id"],
-                    "prompt": r["prompt"],
-                    "negative": r["negative"],
-                    "category": r["category"],
-                    "expect_json": r["expect_json"],
-                }  # fmt: skip
-            )
+        rows = [
+            request_row(
+                key=it.key,
+                model=it.row["model"],
+                source=f"ingest:{src}",
+                fingerprint="external",
+                dtype="unknown",
+                sampler=it.row["sampler"],
+                steps=it.row["steps"],
+                guidance=it.row["guidance"],
+                width=it.width,
+                height=it.height,
+                seed=it.row["seed"],
+                suite=suite,
+                prompt_id=it.row["prompt_id"],
+                prompt=it.row["prompt"],
+                negative=it.row["negative"],
+                category=it.row["category"],
+                expect_json=it.row["expect_json"],
+            )  # fmt: skip
+            for it in items
+        ]
         store.ledger.upsert_requests(rows, deactivate_others=False)
         have = store.ledger.image_paths()
         new = [

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from audit.config import SweepSpec
 from audit.errors import UserError
-from audit.generate.models import fingerprint, native_scheduler
+from audit.generate.models import check_model_sources, fingerprint, native_scheduler
 from audit.generate.request import GenerationRequest, expand
 from audit.generate.samplers import check_compatible, get_sampler
 from audit.progress import progress, say
 from audit.prompts import load_suite
+from audit.scorers.runner import ScoreSummary, score_run
 from audit.store.run_store import RunStore
 
 
@@ -27,9 +28,11 @@ class RunResult:
     generated: int
     skipped: int
     seconds: float
+    score: ScoreSummary | None = None  # None when the run did not score
 
 
 def plan(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> list[GenerationRequest]:
+    check_model_sources(spec, base_dir, spec_file)
     for i, name in enumerate(spec.samplers):
         get_sampler(name, file=spec_file, field=f"samplers.{i}")
     suites = [load_suite(ref, base_dir) for ref in spec.suites]
@@ -58,16 +61,6 @@ def check_models(spec: SweepSpec, base_dir: Path, model_ids: set[str], spec_file
             except UserError as exc:
                 exc.file = spec_file
                 raise
-
-
-def _ledger_row(r: GenerationRequest) -> dict[str, object]:
-    return {
-        "key": r.key, "model": r.model_id, "source": r.model_source,
-        "fingerprint": r.model_fingerprint, "dtype": r.dtype, "sampler": r.sampler,
-        "steps": r.steps, "guidance": r.guidance, "width": r.width, "height": r.height,
-        "seed": r.seed, "suite": r.suite, "prompt_id": r.prompt_id, "prompt": r.prompt,
-        "negative": r.negative_prompt, "category": r.category, "expect_json": r.expect_json,
-    }  # fmt: skip
 
 
 def pending(store: RunStore, requests: Sequence[GenerationRequest]) -> list[GenerationRequest]:
@@ -103,7 +96,7 @@ def run_sweep(
         RunStore.wipe(run_dir)
     store = RunStore(run_dir, create=True)
     try:
-        store.ledger.upsert_requests((_ledger_row(r) for r in requests), deactivate_others=True)
+        store.ledger.upsert_requests((r.ledger_row() for r in requests), deactivate_others=True)
         todo = pending(store, requests)
         if todo:
             check_models(spec, base_dir, {r.model_id for r in todo}, spec_file)
@@ -125,14 +118,18 @@ def run_sweep(
             status="complete",
             requests=len(requests),
         )
+        summary = None
         if score and spec.scorers:
-            from audit.scorers.runner import score_run
-
-            score_run(store, spec.scorers, spec_file=spec_file, quiet=quiet)
+            summary = score_run(store, spec.scorers, spec_file=spec_file, quiet=quiet)
     finally:
         store.close()
     return RunResult(
-        run_dir, len(requests), len(todo), len(requests) - len(todo), time.perf_counter() - start
+        run_dir,
+        len(requests),
+        len(todo),
+        len(requests) - len(todo),
+        time.perf_counter() - start,
+        summary,
     )
 
 
@@ -147,7 +144,8 @@ def _generate(
     address: str | None,
     workers: int | None = None,
 ) -> None:
-    from audit.generate.diffusers_backend import GeneratedImage, pick_device
+    from audit.environment import pick_device
+    from audit.generate.diffusers_backend import GeneratedImage
 
     device = pick_device(spec.runtime.device)
     dtypes = sorted({m.dtype for m in spec.models})

@@ -9,33 +9,39 @@ Two kinds, as in torchmetrics and inspect_ai:
 Each scorer declares its name, version, the metrics it emits (with direction), what it
 needs and whether it runs offline. `check()` answers `t2i-audit doctor`: a scorer whose
 requirements are missing is skipped with that explanation, never run with made-up numbers.
+
+A scorer's options are typed by its class: `class ClipScorer(ImageScorer[ClipOptions])` gives
+`self.options: ClipOptions` with no code in the subclass. Everything that can change a number
+(name, version, canonical options, what `loads()` names) is the score's identity
+(`audit.scorers.identity`): scoring again recomputes exactly what changed.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from audit.errors import UserError
+from audit.errors import error_from_validation
+from audit.vocab import Metric, SetGrouping, Value
 
-Direction = Literal["higher", "lower", "none"]
-Kind = Literal["continuous", "binary", "category"]
-Value = float | str | None
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One named output column. Names are a public contract (export, gate, dashboard)."""
-
-    name: str
-    direction: Direction
-    kind: Kind = "continuous"
-    description: str = ""
+__all__ = [
+    "ImageScorer",
+    "Metric",
+    "Requirement",
+    "ScoreItem",
+    "ScorerOptions",
+    "SetScorer",
+    "Value",
+    "missing",
+    "package_requirement",
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class ScoreItem:
     prompt_id: str
     expect: Any  # audit.prompts.model.Expectations
     request: Mapping[str, Any] = field(default_factory=dict)
-    _image: Any = None
+    _image: Any = field(default=None, repr=False)
 
     def image(self) -> Any:
         """The image as an RGB PIL image, loaded once."""
@@ -68,21 +74,41 @@ class ScoreItem:
                 self._image = img.convert("RGB")
         return self._image
 
+    def release(self) -> None:
+        """Drop the decoded image (the runner calls this after each batch: flat memory)."""
+        self._image = None
+
 
 class ScorerOptions(BaseModel):
-    """Per-scorer options from the spec's `scorers:` list; subclasses add fields."""
+    """Per-scorer options from the spec's `scorers:` list; subclasses add fields.
+
+    Fields named in `not_identity` change how a number is computed, not the number (batch
+    size, device), so changing them does not make earlier scores stale.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    not_identity: ClassVar[frozenset[str]] = frozenset({"batch_size", "device"})
 
 
-class _ScorerBase(ABC):
+OptionsT = TypeVar("OptionsT", bound=ScorerOptions)
+
+
+class _ScorerBase(ABC, Generic[OptionsT]):
     name: ClassVar[str]
     version: ClassVar[str]
     offline: ClassVar[bool] = True
     Options: ClassVar[type[ScorerOptions]] = ScorerOptions
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
-        self.options = options if options is not None else self.Options()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # `class X(ImageScorer[XOptions])`: take Options from the type parameter.
+        for base in getattr(cls, "__orig_bases__", ()):
+            for arg in typing.get_args(base):
+                if isinstance(arg, type) and issubclass(arg, ScorerOptions):
+                    cls.Options = arg
+
+    def __init__(self, options: OptionsT | None = None) -> None:
+        self.options: OptionsT = options if options is not None else self.Options()  # type: ignore[assignment]
 
     @classmethod
     def parse_options(cls, raw: Mapping[str, Any] | None, *, source: str = "spec") -> ScorerOptions:
@@ -91,12 +117,10 @@ class _ScorerBase(ABC):
         try:
             return cls.Options.model_validate(dict(raw or {}))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise UserError(
-                first["msg"],
+            raise error_from_validation(
+                exc,
                 file=source,
-                field=f"scorers.{cls.name}.{loc}",
+                prefix=f"scorers.{cls.name}",
                 fix=f"see `t2i-audit doctor` for the options of scorer '{cls.name}'",
             ) from None
 
@@ -109,19 +133,27 @@ class _ScorerBase(ABC):
     def metrics(self) -> list[Metric]:
         """The metrics this instance emits (may depend on options, e.g. attack names)."""
 
+    def loads(self) -> dict[str, str]:
+        """What this instance loads that decides its numbers, beyond its options: a weights
+        digest, a hub id and revision, a reference statistics digest. Part of the score
+        identity, so it must be stable and cheap to compute (called before any scoring)."""
+        return {}
 
-class ImageScorer(_ScorerBase):
+
+class ImageScorer(_ScorerBase[OptionsT]):
     """Scores each image on its own."""
 
-    batch_size: ClassVar[int] = 16
+    batch_size: int = 16  # items per score_batch call; an instance may set its own
 
     @abstractmethod
     def score_batch(self, items: Sequence[ScoreItem]) -> list[dict[str, Value]]:
         """One dict per item, keys among `metrics()`; None = not applicable to this item."""
 
 
-class SetScorer(_ScorerBase):
+class SetScorer(_ScorerBase[OptionsT]):
     """Scores a group of images at once (FID, KID, diversity); streaming state only."""
+
+    group_by: ClassVar[SetGrouping] = "cell"  # or "cell_prompt": one value per prompt too
 
     @abstractmethod
     def reset(self) -> None: ...
@@ -143,8 +175,6 @@ def missing(requirements: Sequence[Requirement]) -> list[Requirement]:
 
 def package_requirement(module: str, pip_name: str | None = None) -> Requirement:
     """Requirement that `module` imports, without importing it (cheap for `doctor`)."""
-    import importlib.util
-
     ok = importlib.util.find_spec(module) is not None
     return Requirement(
         what=f"python package '{pip_name or module}'",

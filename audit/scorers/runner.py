@@ -1,8 +1,10 @@
-"""Score the images of a run: skip what is already scored at the same scorer version.
+"""Score the images of a run: recompute exactly the scores whose identity changed.
 
-Per-image scorers write one row of values per image; set scorers write one row per group
-(cell, or cell and prompt). Scorers whose requirements are missing are skipped with
-`doctor`'s explanation and write nothing.
+A score's identity (`audit.scorers.identity`) is the scorer's name, version, canonical
+options and what it loads. Per-image scorers write one row of values per image; set scorers
+write one row per group (cell, or cell and prompt). A labelled instance (`as: LABEL`) writes
+its columns as `<metric>@LABEL`. Scorers whose requirements are missing are skipped with
+`doctor`'s explanation and write nothing. Nothing here prints: the summary says what happened.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from audit.config import ScorerEntry
-from audit.progress import progress, say
+from audit.progress import progress
 from audit.prompts.model import Expectations
 from audit.scorers.base import ImageScorer, ScoreItem, SetScorer, missing
+from audit.scorers.identity import ScorerInstance, describe
 from audit.scorers.registry import default_registry
 from audit.store.run_store import RunStore
+from audit.vocab import CELL, SetGrouping, Value, column_name
 
-CELL_FIELDS = ("model", "sampler", "steps", "guidance", "width", "height")
+SET_CHUNK = 32  # images per update() call of a set scorer
 
 
 @dataclass
 class ScoreSummary:
-    scored: dict[str, int] = field(default_factory=dict)  # scorer -> items or groups scored
-    skipped: dict[str, list[str]] = field(default_factory=dict)  # scorer -> missing needs
+    scored: dict[str, int] = field(default_factory=dict)  # instance -> items or groups scored
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # instance -> missing needs
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)  # instance -> record
 
 
 def item_from_row(run_dir: Path, row: Any) -> ScoreItem:
@@ -43,6 +48,18 @@ def item_from_row(run_dir: Path, row: Any) -> ScoreItem:
     )
 
 
+def build_scorer(
+    entry: ScorerEntry, *, spec_file: str = "<spec>"
+) -> tuple[ImageScorer[Any] | SetScorer[Any] | None, list[str]]:
+    """The scorer an entry asks for, or None with what it lacks to run here."""
+    cls = default_registry().get(entry.name)
+    options = cls.parse_options(entry.options, source=spec_file)
+    lacking = missing(cls.check(options))
+    if lacking:
+        return None, [f"{r.what} (fix: {r.fix})" for r in lacking]
+    return cls(options), []
+
+
 def score_run(
     store: RunStore,
     entries: Sequence[ScorerEntry],
@@ -51,96 +68,122 @@ def score_run(
     spec_file: str = "<spec>",
     quiet: bool = False,
 ) -> ScoreSummary:
-    registry = default_registry()
     items = [item_from_row(store.dir, row) for row in store.ledger.images()]
     summary = ScoreSummary()
     for entry in entries:
-        cls = registry.get(entry.name)
-        options = cls.parse_options(entry.options, source=spec_file)
-        lacking = missing(cls.check(options))
-        if lacking:
-            summary.skipped[entry.name] = [f"{r.what} (fix: {r.fix})" for r in lacking]
-            say(
-                f"skipping scorer '{entry.name}': it needs "
-                + "; ".join(summary.skipped[entry.name])
-            )
+        scorer, lacking = build_scorer(entry, spec_file=spec_file)
+        if scorer is None:
+            summary.skipped[entry.instance] = lacking
             continue
-        scorer = cls(options)
-        store.ledger.record_metrics(entry.name, scorer.metrics())
+        instance = describe(scorer, entry.label)
+        record = instance.record()
+        summary.instances[entry.instance] = record
+        metrics = [m.labelled(entry.label) for m in scorer.metrics()]
+        store.ledger.record_instance(entry.instance, record, metrics)
         if isinstance(scorer, ImageScorer):
-            n = _score_images(store, scorer, items, force=force, quiet=quiet)
+            n = _score_images(store, scorer, instance, items, force=force, quiet=quiet)
         else:
-            assert isinstance(scorer, SetScorer)
-            n = _score_sets(store, scorer, items, force=force, quiet=quiet)
-        summary.scored[entry.name] = n
-    store.write_info(scoring={"scored": summary.scored, "skipped": summary.skipped})
+            n = _score_sets(store, scorer, instance, items, force=force, quiet=quiet)
+        summary.scored[entry.instance] = n
+    store.write_info(
+        scoring={"scored": summary.scored, "skipped": summary.skipped},
+        scorers=summary.instances,
+    )
     return summary
 
 
+CI_SUFFIXES = ("_ci_low", "_ci_high")  # a set value's interval bounds ride beside it
+
+
+def _labelled(values: dict[str, Value], label: str | None) -> dict[str, Value]:
+    """Values under their instance's column names: `fid_ci_low` -> `fid@LABEL_ci_low`."""
+    if not label:
+        return values
+    out: dict[str, Value] = {}
+    for key, value in values.items():
+        suffix = next((s for s in CI_SUFFIXES if key.endswith(s)), "")
+        out[column_name(key.removesuffix(suffix) if suffix else key, label) + suffix] = value
+    return out
+
+
 def _score_images(
-    store: RunStore, scorer: ImageScorer, items: list[ScoreItem], *, force: bool, quiet: bool
+    store: RunStore,
+    scorer: ImageScorer[Any],
+    instance: ScorerInstance,
+    items: list[ScoreItem],
+    *,
+    force: bool,
+    quiet: bool,
 ) -> int:
-    done = store.ledger.scored_versions(scorer.name)
-    todo = [it for it in items if force or done.get(it.key) != scorer.version]
+    done = store.ledger.scored_identities(instance.instance)
+    todo = [it for it in items if force or done.get(it.key) != instance.identity]
     if not todo:
         return 0
-    bar = progress(len(todo), f"scoring {scorer.name}", quiet=quiet)
+    bar = progress(len(todo), f"scoring {instance.instance}", quiet=quiet)
     try:
         for i in range(0, len(todo), scorer.batch_size):
             batch = todo[i : i + scorer.batch_size]
             values = scorer.score_batch(batch)
             store.ledger.record_scores(
-                scorer.name,
-                scorer.version,
-                [(it.key, v) for it, v in zip(batch, values, strict=True)],
+                instance.instance,
+                instance.identity,
+                [
+                    (it.key, _labelled(v, instance.label))
+                    for it, v in zip(batch, values, strict=True)
+                ],
             )
             for it in batch:
-                it._image = None  # keep memory flat on large runs
+                it.release()  # keep memory flat on large runs
             bar.update(len(batch))
     finally:
         bar.close()
     return len(todo)
 
 
-def group_key(item: ScoreItem, by: str) -> tuple[Any, ...]:
-    cell = tuple(item.request[f] for f in CELL_FIELDS)
+def group_key(item: ScoreItem, by: SetGrouping) -> tuple[Any, ...]:
+    cell = tuple(item.request[f] for f in CELL)
     return cell + ((item.prompt_id,) if by == "cell_prompt" else ("",))
 
 
 def _score_sets(
-    store: RunStore, scorer: SetScorer, items: list[ScoreItem], *, force: bool, quiet: bool
+    store: RunStore,
+    scorer: SetScorer[Any],
+    instance: ScorerInstance,
+    items: list[ScoreItem],
+    *,
+    force: bool,
+    quiet: bool,
 ) -> int:
-    by = getattr(scorer, "group_by", "cell")
     groups: dict[tuple[Any, ...], list[ScoreItem]] = defaultdict(list)
     for it in items:
-        groups[group_key(it, by)].append(it)
-    stored = store.ledger.set_score_inputs(scorer.name)
+        groups[group_key(it, scorer.group_by)].append(it)
+    stored = store.ledger.set_score_inputs(instance.instance)
     todo = []
     for gkey, members in groups.items():
-        cell = dict(zip(CELL_FIELDS, gkey[:-1], strict=True))
+        cell = dict(zip(CELL, gkey[:-1], strict=True))
         digest = hashlib.sha256("".join(sorted(m.key for m in members)).encode()).hexdigest()
         cell_id = json.dumps(cell, sort_keys=True)
-        if not force and stored.get((cell_id, gkey[-1])) == (scorer.version, digest):
+        if not force and stored.get((cell_id, gkey[-1])) == (instance.identity, digest):
             continue
         todo.append((cell, gkey[-1], members, digest))
     if not todo:
         return 0
-    bar = progress(sum(len(m) for _, _, m, _ in todo), f"scoring {scorer.name}", quiet=quiet)
+    bar = progress(sum(len(m) for _, _, m, _ in todo), f"scoring {instance.instance}", quiet=quiet)
     try:
         for cell, prompt_id, members, digest in todo:
             scorer.reset()
-            for i in range(0, len(members), 32):
-                chunk = members[i : i + 32]
+            for i in range(0, len(members), SET_CHUNK):
+                chunk = members[i : i + SET_CHUNK]
                 scorer.update(chunk)
                 for it in chunk:
-                    it._image = None
+                    it.release()
                 bar.update(len(chunk))
             store.ledger.record_set_scores(
-                scorer.name,
-                scorer.version,
+                instance.instance,
+                instance.identity,
                 cell,
                 prompt_id,
-                scorer.compute(),
+                _labelled(scorer.compute(), instance.label),
                 label=scorer.label(),
                 n=len(members),
                 inputs=digest,

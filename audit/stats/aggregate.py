@@ -118,6 +118,8 @@ def summarize(
 ) -> Summary:
     """Summarise an images frame (and a set frame) per cell and per prompt category."""
     opts = options or AggregateOptions()
+    # A table made by hand may lack the size: its cells then hold every size (0 = unrecorded).
+    images = images.assign(**{c: 0 for c in CELL if c not in images.columns})
     metrics = resolve_metrics(images, catalog, directions)
     names = list(metrics)
     values = metric_matrix(images, names)
@@ -184,11 +186,6 @@ def summarize(
     stats["n"] = stats["n"].astype("int64")
     stats = _ordered(stats, [*names, OCR_F1_RUN])
     return Summary(stats=stats, efficiency=efficiency(images), metrics=metrics)
-
-
-def summarize_frames(frames: Any, options: AggregateOptions | None = None) -> Summary:
-    """`summarize` for an `audit.store.frames.Frames`."""
-    return summarize(frames.images, frames.catalog, frames.sets, options)
 
 
 def ocr_f1_run(precision: np.ndarray, recall: np.ndarray) -> float:

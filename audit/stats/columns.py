@@ -16,43 +16,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-CELL: tuple[str, ...] = ("model", "sampler", "steps", "guidance")
-"""A sweep cell; images in one cell differ only by prompt and seed."""
+from audit.vocab import CELL, DESCRIPTIVE, IMAGE_METRICS, SETTINGS
 
-SETTINGS: tuple[str, ...] = ("sampler", "steps", "guidance")
-"""A cell without its model: what a baseline and a candidate must share to be compared."""
-
-DESCRIPTIVE: frozenset[str] = frozenset(
-    {
-        "key",
-        "run",
-        "model",
-        "sampler",
-        "steps",
-        "guidance",
-        "seed",
-        "width",
-        "height",
-        "prompt_id",
-        "prompt",
-        "category",
-        "suite",
-        "image_path",
-        "gen_seconds",
-        "peak_mem_mb",
-        "source",
-        "dtype",
-        "negative",
-        "origin",
-    }
-)
-"""Columns of the images frame that describe an image rather than score it."""
-
-CORE_METRICS: Mapping[str, tuple[str, str]] = {
-    # Written by the generator, not by a scorer, so they have no catalogue entry.
-    "nan_or_black": ("binary", "lower"),
-    "safety_flag": ("binary", "lower"),
-}
+__all__ = ["CELL", "DESCRIPTIVE", "SETTINGS", "MetricInfo", "resolve_metrics"]
 
 MetricKind = Literal["continuous", "binary"]
 MetricDirection = Literal["higher", "lower", "none"]
@@ -104,11 +70,9 @@ def is_binary(values: np.ndarray) -> bool:
 
 
 def catalog_entry(catalog: Mapping[str, Any] | None, name: str) -> tuple[str, str] | None:
-    """(kind, direction) for `name` from a catalogue of audit.scorers.base.Metric, if known."""
-    if catalog and name in catalog:
-        metric = catalog[name]
-        return str(metric.kind), str(metric.direction)
-    return CORE_METRICS.get(name)
+    """(kind, direction) for `name` from a catalogue of audit.vocab.Metric, if known."""
+    metric = (catalog or {}).get(name) or IMAGE_METRICS.get(name)
+    return (str(metric.kind), str(metric.direction)) if metric is not None else None
 
 
 def resolve_metrics(

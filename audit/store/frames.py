@@ -9,24 +9,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audit.errors import UserError
-from audit.scorers.base import Metric
-
-BASE_COLUMNS = [
-    "key", "model", "sampler", "steps", "guidance", "seed", "prompt_id", "prompt", "category",
-    "width", "height", "image_path", "gen_seconds", "peak_mem_mb", "nan_or_black",
-]  # fmt: skip
-EXTRA_COLUMNS = ["run", "suite", "safety_flag", "source", "dtype", "negative", "origin"]
-SET_COLUMNS = [
-    "model", "sampler", "steps", "guidance", "width", "height", "prompt_id", "scorer", "metric",
-    "value", "text", "ci_low", "ci_high", "n", "label",
-]  # fmt: skip
+from audit.store.ledger import SCHEMA_VERSION
+from audit.vocab import BASE_COLUMNS, EXTRA_COLUMNS, SET_COLUMNS, Metric
 
 
 @dataclass
@@ -39,7 +30,8 @@ class Frames:
 
     @property
     def metric_columns(self) -> list[str]:
-        return [c for c in self.images.columns if c not in BASE_COLUMNS + EXTRA_COLUMNS]
+        described = {*BASE_COLUMNS, *EXTRA_COLUMNS}
+        return [c for c in self.images.columns if c not in described]
 
 
 def ledger_mtime(run_dir: Path) -> float:
@@ -94,6 +86,7 @@ def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
     where = "WHERE r.active = 1" if active_only else ""
     conn = _connect_readonly(db)
     try:
+        _check_schema(conn, db)
         images = pd.read_sql_query(
             "SELECT r.key, r.model, r.sampler, r.steps, r.guidance, r.seed, r.prompt_id, r.prompt,"
             " r.category, r.width, r.height, i.path AS image_path, i.gen_seconds, i.peak_mem_mb,"
@@ -125,6 +118,18 @@ def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
     return Frames(images, sets, catalog, info, str(run_dir))
 
 
+def _check_schema(conn: sqlite3.Connection, db: Path) -> None:
+    """Frames of an older ledger would mix scores of unknown options: refuse, say how."""
+    row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+    version = int(row[0]) if row else SCHEMA_VERSION
+    if version != SCHEMA_VERSION:
+        raise UserError(
+            f"this run's ledger has schema version {version}, not {SCHEMA_VERSION}",
+            file=db,
+            fix="run `t2i-audit score RUN_DIR` once: it migrates the ledger and scores again",
+        )
+
+
 def _attach_scores(
     images: pd.DataFrame, scores: pd.DataFrame, catalog: dict[str, Metric]
 ) -> pd.DataFrame:
@@ -137,6 +142,54 @@ def _attach_scores(
         wide = wide.join(text.pivot(index="key", columns="metric", values="text"), how="outer")
     ordered = sorted(wide.columns, key=lambda m: (m not in catalog, m))
     return images.merge(wide[ordered], left_on="key", right_index=True, how="left")
+
+
+CATALOG_KEY = "t2i_audit.metrics"  # parquet schema metadata; csv: a `<file>.metrics.json` beside
+
+
+def catalog_sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".metrics.json")
+
+
+def write_export(frames: Frames, path: Path, fmt: str) -> pd.DataFrame:
+    """Write the export table with the metric declarations it needs to be gated on its own
+    (directions travel with the numbers: a baseline export is gated like a run)."""
+    table = export_table(frames)
+    columns = set(table.columns)
+    catalog = {n: asdict(m) for n, m in frames.catalog.items() if n in columns}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        meta = {**(arrow.schema.metadata or {}), CATALOG_KEY.encode(): json.dumps(catalog)}
+        pq.write_table(arrow.replace_schema_metadata(meta), path)
+    else:
+        table.to_csv(path, index=False)
+        catalog_sidecar(path).write_text(json.dumps(catalog, indent=1) + "\n")
+    return table
+
+
+def _export_catalog(path: Path) -> dict[str, Metric]:
+    raw: Any = None
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        raw = meta.get(CATALOG_KEY.encode())
+    elif catalog_sidecar(path).is_file():
+        raw = catalog_sidecar(path).read_text()
+    if raw is None:
+        return {}  # an export of an older version, or a table made by hand
+    try:
+        return {n: Metric(**m) for n, m in json.loads(raw).items()}
+    except (ValueError, TypeError) as exc:
+        raise UserError(
+            f"unreadable metric declarations ({exc})",
+            file=catalog_sidecar(path) if path.suffix == ".csv" else path,
+            fix="export the run again with `t2i-audit export`",
+        ) from None
 
 
 def load_export(path: Path) -> Frames:
@@ -155,7 +208,8 @@ def load_export(path: Path) -> Frames:
         raise UserError(
             f"missing columns {lacking}", file=path, fix="export it again with `t2i-audit export`"
         )
-    return Frames(images, pd.DataFrame(columns=SET_COLUMNS), {}, {}, str(path))
+    catalog = _export_catalog(path)
+    return Frames(images, pd.DataFrame(columns=list(SET_COLUMNS)), catalog, {}, str(path))
 
 
 def load_frames(path: str | Path) -> Frames:
@@ -170,5 +224,4 @@ def load_frames(path: str | Path) -> Frames:
 def export_table(frames: Frames) -> pd.DataFrame:
     """One row per image: the documented base columns, then one column per metric."""
     images = frames.images
-    metrics = [c for c in frames.metric_columns if c in images.columns]
-    return images[[c for c in BASE_COLUMNS if c in images.columns] + metrics]
+    return images[[c for c in BASE_COLUMNS if c in images.columns] + frames.metric_columns]

@@ -1,6 +1,13 @@
 """The versioned SQLite ledger of a run (WAL mode, so the dashboard can read during a sweep).
 
 Only this module writes SQL; `frames.py` is the only reader that builds tables from it.
+
+Schema 2 stores each score with the identity of the scorer instance that made it (name,
+version, canonical options, what it loaded: `audit.scorers.identity`), so a changed option
+recomputes instead of keeping old numbers. A scorer instance is named by its `as` label, or
+by the scorer's name when unlabelled; the `scorer` columns below hold that instance name.
+A schema-1 ledger is migrated on open: requests and images are kept, and its scores, whose
+options were never recorded, are dropped so they are computed again, never mixed.
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import UserError
+from audit.vocab import REQUEST_COLUMNS, Metric
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+SCORE_TABLES = ("scored", "scores", "set_scores", "set_scored", "metrics", "instances")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL, source TEXT NOT NULL, fingerprint TEXT NOT NULL, dtype TEXT NOT NULL,
@@ -39,8 +49,12 @@ CREATE TABLE IF NOT EXISTS images (
     origin TEXT NOT NULL,          -- generated | ingested
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS instances (  -- each scorer instance as last run
+    scorer TEXT PRIMARY KEY, name TEXT NOT NULL, label TEXT, version TEXT NOT NULL,
+    identity TEXT NOT NULL, record TEXT NOT NULL  -- JSON: options and what it loaded
+);
 CREATE TABLE IF NOT EXISTS scored (
-    key TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL, created_at REAL NOT NULL,
+    key TEXT NOT NULL, scorer TEXT NOT NULL, identity TEXT NOT NULL, created_at REAL NOT NULL,
     PRIMARY KEY (key, scorer)
 );
 CREATE TABLE IF NOT EXISTS scores (
@@ -49,14 +63,14 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (key, metric)
 );
 CREATE TABLE IF NOT EXISTS set_scores (
-    cell TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL, metric TEXT NOT NULL,
+    cell TEXT NOT NULL, scorer TEXT NOT NULL, identity TEXT NOT NULL, metric TEXT NOT NULL,
     model TEXT NOT NULL, sampler TEXT NOT NULL, steps INTEGER NOT NULL, guidance REAL NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, prompt_id TEXT NOT NULL DEFAULT '',
     value REAL, text TEXT, ci_low REAL, ci_high REAL, n INTEGER, label TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (cell, prompt_id, metric)
 );
 CREATE TABLE IF NOT EXISTS set_scored (  -- groups done, even those that yield no value
-    cell TEXT NOT NULL, prompt_id TEXT NOT NULL, scorer TEXT NOT NULL, version TEXT NOT NULL,
+    cell TEXT NOT NULL, prompt_id TEXT NOT NULL, scorer TEXT NOT NULL, identity TEXT NOT NULL,
     inputs TEXT NOT NULL,  -- digest of the image keys the values were computed from
     PRIMARY KEY (cell, prompt_id, scorer)
 );
@@ -66,11 +80,6 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS scores_by_scorer ON scores(scorer);
 """
-
-REQUEST_COLUMNS = (
-    "key", "model", "source", "fingerprint", "dtype", "sampler", "steps", "guidance", "width",
-    "height", "seed", "suite", "prompt_id", "prompt", "negative", "category", "expect_json",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,21 +108,41 @@ class Ledger:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        self.conn.execute(META)
+        self.migrated_from: int | None = None  # schema version this ledger was migrated from
         self._check_version()
+        self.conn.executescript(SCHEMA)
 
     def _check_version(self) -> None:
         row = self.conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
         if row is None:
-            self.conn.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self._set_version()
+        elif int(row[0]) == 1:
+            self._migrate_from_1()
         elif int(row[0]) != SCHEMA_VERSION:
             raise UserError(
                 f"ledger schema version {row[0]} is not the supported {SCHEMA_VERSION}",
                 file=self.path,
                 fix="use the t2i-audit version that made this run, or start over with --fresh",
             )
+
+    def _set_version(self) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    def _migrate_from_1(self) -> None:
+        # Schema 1 keyed scores by (scorer, version) only: the options they were computed with
+        # are unknown, so they cannot be trusted beside schema-2 scores. Keep what can be
+        # kept (requests, images) and let the next `score` recompute the rest.
+        with self.transaction() as c:
+            for table in SCORE_TABLES:
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', '1')")
+            c.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        self.migrated_from = 1
 
     def close(self) -> None:
         self.conn.close()
@@ -174,23 +203,42 @@ class Ledger:
 
     # --- scores -------------------------------------------------------------------------
 
-    def scored_versions(self, scorer: str) -> dict[str, str]:
+    def scored_identities(self, scorer: str) -> dict[str, str]:
+        """key -> identity of the stored scores of one scorer instance."""
         return {
             r[0]: r[1]
             for r in self.conn.execute(
-                "SELECT key, version FROM scored WHERE scorer = ?", (scorer,)
+                "SELECT key, identity FROM scored WHERE scorer = ?", (scorer,)
             )
         }
 
-    def record_metrics(self, scorer: str, metrics: Iterable[Any]) -> None:
+    def record_instance(
+        self, scorer: str, record: dict[str, Any], metrics: Iterable[Metric]
+    ) -> None:
+        """A scorer instance as run now, with the columns it emits (already labelled)."""
         with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    scorer, record["scorer"], record.get("label"), record["version"],
+                    record["identity"], json.dumps(record, sort_keys=True),
+                ),
+            )  # fmt: skip
+            c.execute("DELETE FROM metrics WHERE scorer = ?", (scorer,))
             c.executemany(
                 "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?)",
                 ((m.name, scorer, m.direction, m.kind, m.description) for m in metrics),
             )
 
+    def instances(self) -> dict[str, dict[str, Any]]:
+        """Scorer instance -> its record (scorer, label, version, options, loads, identity)."""
+        return {
+            r[0]: json.loads(r[1])
+            for r in self.conn.execute("SELECT scorer, record FROM instances")
+        }
+
     def record_scores(
-        self, scorer: str, version: str, rows: Sequence[tuple[str, dict[str, Any]]]
+        self, scorer: str, identity: str, rows: Sequence[tuple[str, dict[str, Any]]]
     ) -> None:
         now = time.time()
         with self.transaction() as c:
@@ -212,15 +260,16 @@ class Ledger:
                             (key, scorer, metric, float(value)),
                         )
                 c.execute(
-                    "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?)", (key, scorer, version, now)
+                    "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?)",
+                    (key, scorer, identity, now),
                 )
 
     def set_score_inputs(self, scorer: str) -> dict[tuple[str, str], tuple[str, str]]:
-        """(cell, prompt_id) -> (version, digest of inputs) for a set scorer's stored results."""
+        """(cell, prompt_id) -> (identity, digest of inputs) of a set scorer's stored results."""
         return {
             (r[0], r[1]): (r[2], r[3])
             for r in self.conn.execute(
-                "SELECT cell, prompt_id, version, inputs FROM set_scored WHERE scorer = ?",
+                "SELECT cell, prompt_id, identity, inputs FROM set_scored WHERE scorer = ?",
                 (scorer,),
             )
         }
@@ -228,7 +277,7 @@ class Ledger:
     def record_set_scores(
         self,
         scorer: str,
-        version: str,
+        identity: str,
         cell: dict[str, Any],
         prompt_id: str,
         values: dict[str, Any],
@@ -245,7 +294,7 @@ class Ledger:
             )
             c.execute(
                 "INSERT OR REPLACE INTO set_scored VALUES (?, ?, ?, ?, ?)",
-                (cell_id, prompt_id, scorer, version, inputs),
+                (cell_id, prompt_id, scorer, identity, inputs),
             )
             for metric, value in values.items():
                 if metric.endswith(("_ci_low", "_ci_high")) or value is None:
@@ -255,7 +304,7 @@ class Ledger:
                 c.execute(
                     "INSERT INTO set_scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        cell_id, scorer, version, metric, cell["model"], cell["sampler"],
+                        cell_id, scorer, identity, metric, cell["model"], cell["sampler"],
                         cell["steps"], cell["guidance"], cell["width"], cell["height"], prompt_id,
                         num, text, values.get(f"{metric}_ci_low"), values.get(f"{metric}_ci_high"),
                         n, label,

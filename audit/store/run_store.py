@@ -11,12 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from audit.environment import installed_versions
 from audit.errors import UserError
-from audit.store.ledger import ImageRecord, Ledger
+from audit.store.ledger import SCHEMA_VERSION, ImageRecord, Ledger
 
 RUN_FORMAT_VERSION = 1
 TRACKED_PACKAGES = (
@@ -28,13 +28,7 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
 
 
 def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return {"python": platform.python_version(), **installed_versions(TRACKED_PACKAGES)}
 
 
 def git_revision() -> str | None:
@@ -85,6 +79,17 @@ class RunStore:
                 fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
             )
         self.ledger = Ledger(run_dir / "ledger.sqlite")
+        if self.ledger.migrated_from is not None:
+            # Said in run.json, where report and dashboard show a run's history.
+            self.write_info(
+                ledger_migration={
+                    "from_schema": self.ledger.migrated_from,
+                    "to_schema": SCHEMA_VERSION,
+                    "at": time.time(),
+                    "dropped": "scores of unknown options (schema 1 did not record them); "
+                    "`t2i-audit score` computes them again",
+                }
+            )
 
     @classmethod
     def open(cls, run_dir: str | Path) -> RunStore:

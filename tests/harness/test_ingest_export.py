@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from audit.cli import main
-from audit.store.frames import BASE_COLUMNS
+from audit.vocab import BASE_COLUMNS
 
 
 def _image_bytes(fmt: str, colour: tuple[int, int, int], size: int = 32) -> bytes:
@@ -50,7 +50,8 @@ def test_ingest_keeps_bytes_and_exports(tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     assert main(["export", str(run), "--format", "csv", "--out", str(out)]) == 0
     table = pd.read_csv(out)
-    assert list(table.columns[: len(BASE_COLUMNS)]) == BASE_COLUMNS
+    assert tuple(table.columns[: len(BASE_COLUMNS)]) == BASE_COLUMNS
+    assert "safety_flag" in table.columns  # export once dropped it
     assert len(table) == 3
     assert all(Path(p).is_file() for p in table["image_path"])
     assert sorted(table["width"]) == [32, 32, 32]

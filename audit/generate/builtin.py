@@ -1,8 +1,10 @@
-"""Built-in models, materialised as ordinary diffusers directories.
+"""Built-in models (`builtin:NAME`), materialised as ordinary diffusers directories.
 
 Random-weight models are built from configs in code with a fixed seed and saved once into a
 cache folder; from then on they load through exactly the same `from_pretrained` path as any
-local diffusers directory. The trained reference-world models ship inside the package.
+local diffusers directory. A package may add models whose weights it ships (a `BuiltinModel`
+with `shipped_dir`) through the `t2i_audit.models` entry-point group; the reference world
+registers its trained models so.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import UserError
+from audit.registry import Registry
 
 BUILD_VERSION = 1  # bump when a random model's config or seed changes
-TOYWORLD_WEIGHTS = Path(__file__).resolve().parent.parent / "toyworld" / "weights"
+BUILTIN_PREFIX = "builtin:"
 
 SD_SCHEDULER = {
     "beta_start": 0.00085,
@@ -59,6 +62,7 @@ class BuiltinModel:
     build: Callable[[Path, str], None] | None  # (out_dir, device) -> None; None = shipped
     shipped_dir: Path | None = None
     scheduler: str = "DDIMScheduler"  # native scheduler, known without building the model
+    missing_fix: str = "reinstall the package that provides it"  # shipped weights are absent
 
 
 def _clip_text_config(**overrides: Any) -> Any:
@@ -220,73 +224,70 @@ def _build_sdxl_arch(out_dir: Path, device: str) -> None:
     _save_sd_pipeline(out_dir, unet, vae, text_encoder, scheduler, text_encoder_2=text_encoder_2)
 
 
-BUILTINS: dict[str, BuiltinModel] = {
-    m.name: m
-    for m in [
-        BuiltinModel(
-            "tiny-random-sd",
-            "tiny Stable Diffusion, random weights (seed 0); for tests and smoke runs",
-            _build_tiny_random_sd,
-        ),
-        BuiltinModel(
-            "sd15-arch-random",
-            "Stable Diffusion 1.5 architecture, random fp16 weights; for GPU timing",
-            _build_sd15_arch,
-            scheduler="PNDMScheduler",
-        ),
-        BuiltinModel(
-            "sdxl-arch-random",
-            "Stable Diffusion XL architecture, random fp16 weights; for GPU timing",
-            _build_sdxl_arch,
-            scheduler="EulerDiscreteScheduler",
-        ),
-        BuiltinModel(
-            "toy-shapes",
-            "tiny model trained here on the procedural shapes-and-glyphs world",
-            None,
-            TOYWORLD_WEIGHTS / "toy-shapes",
-        ),
-        BuiltinModel(
-            "toy-shapes-weak",
-            "an early checkpoint of toy-shapes, to demonstrate regressions",
-            None,
-            TOYWORLD_WEIGHTS / "toy-shapes-weak",
-        ),
-    ]
-}
+MODELS: Registry[BuiltinModel] = Registry(
+    "built-in model",
+    group="t2i_audit.models",
+    base=BuiltinModel,
+    instances=True,
+    field="source",
+    prefix=BUILTIN_PREFIX,
+)
+for _model in [
+    BuiltinModel(
+        "tiny-random-sd",
+        "tiny Stable Diffusion, random weights (seed 0); for tests and smoke runs",
+        _build_tiny_random_sd,
+    ),
+    BuiltinModel(
+        "sd15-arch-random",
+        "Stable Diffusion 1.5 architecture, random fp16 weights; for GPU timing",
+        _build_sd15_arch,
+        scheduler="PNDMScheduler",
+    ),
+    BuiltinModel(
+        "sdxl-arch-random",
+        "Stable Diffusion XL architecture, random fp16 weights; for GPU timing",
+        _build_sdxl_arch,
+        scheduler="EulerDiscreteScheduler",
+    ),
+]:
+    MODELS.register(_model.name, _model)
 
 
 def builtin_names() -> list[str]:
-    return list(BUILTINS)
+    return MODELS.names()
 
 
 def builtin_fingerprint(name: str) -> str | None:
     """Random models are fixed by name + build version; shipped ones are hashed like any dir."""
-    model = BUILTINS[name]
-    return None if model.build is None else f"builtin:{name}@v{BUILD_VERSION}"
+    model = MODELS.get(name)
+    return None if model.build is None else f"{BUILTIN_PREFIX}{name}@v{BUILD_VERSION}"
 
 
 def builtin_native_scheduler(name: str) -> str | None:
-    model = BUILTINS[name]
+    model = MODELS.get(name)
     return model.scheduler if model.build is not None else None
+
+
+def builtin_available(name: str) -> bool:
+    """Whether `name` is registered and, if its weights ship, they are installed (no build)."""
+    if name not in MODELS:
+        return False
+    model = MODELS.get(name)
+    return model.build is not None or (
+        model.shipped_dir is not None and (model.shipped_dir / "model_index.json").is_file()
+    )
 
 
 def resolve_builtin(name: str, device: str = "cpu") -> Path:
     """The diffusers directory of a built-in model, building and caching it if needed."""
-    if name not in BUILTINS:
-        raise UserError(
-            f"unknown built-in model 'builtin:{name}'",
-            field="source",
-            fix=f"use one of {['builtin:' + n for n in BUILTINS]}",
-        )
-    model = BUILTINS[name]
+    model = MODELS.get(name)
     if model.build is None:
-        assert model.shipped_dir is not None
-        if not (model.shipped_dir / "model_index.json").is_file():
+        if model.shipped_dir is None or not (model.shipped_dir / "model_index.json").is_file():
             raise UserError(
-                f"the weights of builtin:{name} are not in this installation",
+                f"the weights of {BUILTIN_PREFIX}{name} are not in this installation",
                 field="source",
-                fix="train them with `python -m audit.toyworld.train` or reinstall t2i-audit",
+                fix=model.missing_fix,
             )
         return model.shipped_dir
     target = cache_root() / "builtin" / f"{name}-v{BUILD_VERSION}"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from audit.config import ModelSpec, RuntimeSpec
+from audit.environment import pick_device
 from audit.generate.models import resolve_source
 from audit.generate.request import GenerationRequest
 from audit.generate.samplers import get_sampler, make_scheduler
@@ -31,14 +32,6 @@ class GeneratedImage:
     peak_mem_mb: float
     nan_or_black: bool
     safety_flag: bool | None
-
-
-def pick_device(choice: str = "auto") -> str:
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
 
 
 def to_png(image: np.ndarray) -> tuple[bytes, bool]:

@@ -7,16 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from audit.config import SweepSpec
 from audit.errors import UserError
-from audit.generate.builtin import builtin_fingerprint, builtin_native_scheduler, resolve_builtin
+from audit.generate.builtin import (
+    BUILTIN_PREFIX,
+    builtin_fingerprint,
+    builtin_names,
+    builtin_native_scheduler,
+    resolve_builtin,
+)
 
 _SAMPLE = 1 << 20  # bytes hashed from each end of a weight file
-
-
-def is_local(source: str, base_dir: Path | None = None) -> bool:
-    if source.startswith("builtin:"):
-        return False
-    return _local_path(source, base_dir).is_dir()
 
 
 def _local_path(source: str, base_dir: Path | None) -> Path:
@@ -26,10 +27,33 @@ def _local_path(source: str, base_dir: Path | None) -> Path:
     return p
 
 
+def check_model_sources(spec: SweepSpec, base_dir: Path, spec_file: str | Path) -> None:
+    """Every model source names a known built-in or an existing local directory (hub ids
+    are not looked up: that needs the network). Cheap: nothing is built or loaded."""
+    for i, model in enumerate(spec.models):
+        src = model.source
+        if src.startswith(BUILTIN_PREFIX):
+            known = builtin_names()
+            if src.removeprefix(BUILTIN_PREFIX) not in known:
+                raise UserError(
+                    f"unknown built-in model {src!r}",
+                    file=spec_file,
+                    field=f"models.{i}.source",
+                    fix=f"use one of {[BUILTIN_PREFIX + n for n in known]}",
+                )
+        elif src.startswith((".", "/", "~")) and not _local_path(src, base_dir).is_dir():
+            raise UserError(
+                "local model directory not found",
+                file=spec_file,
+                field=f"models.{i}.source",
+                fix="give a diffusers directory (with model_index.json) or a hub id",
+            )
+
+
 def resolve_source(source: str, base_dir: Path | None = None, device: str = "cpu") -> str:
     """A local directory path for local and built-in models; the hub id otherwise."""
-    if source.startswith("builtin:"):
-        return str(resolve_builtin(source.removeprefix("builtin:"), device))
+    if source.startswith(BUILTIN_PREFIX):
+        return str(resolve_builtin(source.removeprefix(BUILTIN_PREFIX), device))
     local = _local_path(source, base_dir)
     if local.is_dir():
         if not (local / "model_index.json").is_file():
@@ -68,8 +92,8 @@ def dir_fingerprint(path: Path) -> str:
 
 
 def fingerprint(source: str, revision: str | None = None, base_dir: Path | None = None) -> str:
-    if source.startswith("builtin:"):
-        fixed = builtin_fingerprint(source.removeprefix("builtin:"))
+    if source.startswith(BUILTIN_PREFIX):
+        fixed = builtin_fingerprint(source.removeprefix(BUILTIN_PREFIX))
         if fixed is not None:
             return fixed
         return dir_fingerprint(Path(resolve_source(source)))
@@ -81,8 +105,8 @@ def fingerprint(source: str, revision: str | None = None, base_dir: Path | None 
 
 def native_scheduler(source: str, revision: str | None = None, base_dir: Path | None = None) -> str:
     """Class name of the model's own scheduler, read from its config (no weights loaded)."""
-    if source.startswith("builtin:"):
-        known = builtin_native_scheduler(source.removeprefix("builtin:"))
+    if source.startswith(BUILTIN_PREFIX):
+        known = builtin_native_scheduler(source.removeprefix(BUILTIN_PREFIX))
         if known is not None:
             return known
     path = resolve_source(source, base_dir)

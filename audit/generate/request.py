@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
+from audit.config import SweepSpec
 from audit.prompts.model import Prompt, PromptSuite
+from audit.vocab import request_row
 
 KEY_VERSION = 1  # bump only if the key's recipe changes (it would orphan every cached image)
 
@@ -46,11 +48,19 @@ class GenerationRequest:
 
     @property
     def cell(self) -> tuple[str, str, int, float, int, int]:
-        """Images in one cell share a scheduler set-up and can be batched together."""
+        """The request's values of audit.vocab.CELL, in that order: images in one cell share
+        a scheduler set-up and can be batched together."""
         return (self.model_id, self.sampler, self.steps, self.guidance, self.width, self.height)
 
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+    def ledger_row(self) -> dict[str, object]:
+        """This request as a row of the ledger's `requests` table."""
+        return request_row(
+            key=self.key, model=self.model_id, source=self.model_source,
+            fingerprint=self.model_fingerprint, dtype=self.dtype, sampler=self.sampler,
+            steps=self.steps, guidance=self.guidance, width=self.width, height=self.height,
+            seed=self.seed, suite=self.suite, prompt_id=self.prompt_id, prompt=self.prompt,
+            negative=self.negative_prompt, category=self.category, expect_json=self.expect_json,
+        )  # fmt: skip
 
 
 def prompt_request_fields(prompt: Prompt, suite: PromptSuite, negative: str) -> dict[str, Any]:
@@ -65,7 +75,7 @@ def prompt_request_fields(prompt: Prompt, suite: PromptSuite, negative: str) -> 
 
 
 def expand(
-    spec: Any,  # audit.config.SweepSpec
+    spec: SweepSpec,
     suites: Iterable[PromptSuite],
     fingerprints: dict[str, str],
 ) -> Iterator[GenerationRequest]:

@@ -49,7 +49,3 @@ def write_clip_tokenizer_files(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
     (out_dir / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-
-
-def clip_tokenizer_vocab_size() -> int:
-    return 49408

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from audit.environment import pick_device
 from audit.scorers.base import (
     ImageScorer,
     Metric,
@@ -28,8 +30,9 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
-from audit.scorers.detectors import OWLV2_DEFAULT, Detector
+from audit.scorers.detectors import OWLV2_DEFAULT, Detector, detector_identity
 from audit.scorers.geneval import ColorClassifier, Rules, class_names, normalize
+from audit.scorers.identity import file_digest
 
 METRIC_NAMES = (
     "objects_present",
@@ -56,8 +59,6 @@ class CountingOptions(ScorerOptions):
 
 def clip_requirement(arch: str, pretrained: str) -> Requirement:
     """Whether open_clip can load `arch` with `pretrained` here without a download."""
-    from pathlib import Path
-
     from audit.scorers.detectors import hub_cached, hub_offline
 
     what = f"CLIP weights {arch}/{pretrained} for colour classification"
@@ -68,9 +69,9 @@ def clip_requirement(arch: str, pretrained: str) -> Requirement:
     )
     if Path(pretrained).is_file():
         return Requirement(what=what, ok=True)
-    from open_clip.pretrained import get_pretrained_cfg
+    from audit.scorers.clip_catalog import pretrained_cfg
 
-    cfg = get_pretrained_cfg(arch, pretrained)
+    cfg = pretrained_cfg(arch, pretrained)
     if not cfg:
         return Requirement(what=f"{what}: unknown to open_clip", ok=False, fix=fix)
     hub = str(cfg.get("hf_hub", "")).rstrip("/")
@@ -83,16 +84,15 @@ def clip_requirement(arch: str, pretrained: str) -> Requirement:
     return Requirement(what=f"{what} (downloaded on first use)", ok=True)
 
 
-class CountingScorer(ImageScorer):
+class CountingScorer(ImageScorer[CountingOptions]):
     """Objects present, exact counts, colours and relative positions, GenEval-style."""
 
     name: ClassVar[str] = "counting"
     version: ClassVar[str] = "1"
     offline: ClassVar[bool] = False  # the default detector and colour model need weights
-    Options: ClassVar[type[ScorerOptions]] = CountingOptions
-    batch_size: ClassVar[int] = 8
+    batch_size = 8
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: CountingOptions | None = None) -> None:
         super().__init__(options)
         self._detector: Detector | None = None
         self._colors: ColorClassifier | None = None
@@ -109,11 +109,6 @@ class CountingScorer(ImageScorer):
         scorer._detector = detector
         scorer._colors = colors
         return scorer
-
-    @property
-    def opts(self) -> CountingOptions:
-        assert isinstance(self.options, CountingOptions)
-        return self.options
 
     @classmethod
     def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
@@ -154,7 +149,7 @@ class CountingScorer(ImageScorer):
         ]
 
     def rules(self) -> Rules:
-        o = self.opts
+        o = self.options
         return Rules(
             threshold=o.threshold,
             counting_threshold=o.counting_threshold,
@@ -164,17 +159,26 @@ class CountingScorer(ImageScorer):
         )
 
     def _device(self) -> str:
-        if self.opts.device != "auto":
-            return self.opts.device
-        import torch
+        return pick_device(self.options.device)
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    def loads(self) -> dict[str, str]:
+        """The detector's and the colour model's weights (hub ids name theirs, as open_clip
+        tags do; a local directory or file is named by its digest)."""
+        o = self.options
+        out = {"detector": detector_identity(o.detector, o.model)}
+        if o.color == "clip":
+            pretrained = Path(o.clip_pretrained).expanduser()
+            weights = file_digest(pretrained) if pretrained.is_file() else o.clip_pretrained
+            out["color_model"] = f"{o.clip_model}/{weights}"
+        else:
+            out["color_model"] = "hsv"
+        return out
 
     def detector(self) -> Detector:
         if self._detector is None:
             from audit.scorers.detectors import HaarDetector, Owlv2Detector
 
-            o = self.opts
+            o = self.options
             if o.detector == "haar":
                 self._detector = HaarDetector()
             else:
@@ -186,7 +190,7 @@ class CountingScorer(ImageScorer):
         if self._colors is None:
             from audit.scorers.geneval import ClipColorClassifier, HsvColorClassifier
 
-            o = self.opts
+            o = self.options
             if o.color == "hsv":
                 self._colors = HsvColorClassifier()
             else:

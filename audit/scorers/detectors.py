@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from audit.errors import UserError
 from audit.scorers.base import Requirement
 from audit.scorers.geneval import Box, Detection
+from audit.scorers.identity import file_digest, tree_digest
+from audit.scorers.packaged_files import package_dir
 
 OWLV2_DEFAULT = "google/owlv2-base-patch16-ensemble"
 
@@ -160,6 +162,19 @@ def owlv2_requirement(source: str) -> Requirement:
             fix=owlv2_fix(source),
         )
     return Requirement(what=f"{what} (downloaded on first use)", ok=True)
+
+
+def detector_identity(kind: str, source: str) -> str:
+    """What a detector loads, cheaply: a local OWLv2 directory's digest, a hub id as given,
+    or the digest of the Haar cascade files OpenCV ships."""
+    if kind == "haar":
+        root = package_dir("cv2")
+        files = [root / "data" / f for f in HAAR_FILES.values()] if root is not None else []
+        if not files or not all(f.is_file() for f in files):
+            return "haar:absent"
+        return "haar:" + ",".join(file_digest(f) for f in files)
+    path = Path(source).expanduser()
+    return f"owlv2:{tree_digest(path)}" if path.is_dir() else f"owlv2:{source}"
 
 
 def hub_cached(repo_id: str, filename: str) -> bool:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from audit.environment import installed_versions
 from audit.scorers.base import (
     Metric,
     Requirement,
@@ -34,10 +35,19 @@ from audit.scorers.base import (
     missing,
     package_requirement,
 )
-from audit.scorers.features import ResizeMode, clip_weights_requirement
+from audit.scorers.features import (
+    ExtractorSpec,
+    ResizeMode,
+    clip_weights_requirement,
+    extractor_loads,
+)
+from audit.vocab import SetGrouping
 
 
 class DiversityOptions(ScorerOptions):
+    # `weights` is named by its digest in `loads()`: moving the file changes no number.
+    not_identity: ClassVar[frozenset[str]] = ScorerOptions.not_identity | {"weights"}
+
     extractor: str = "auto"  # auto | clip | msssim | a registered extractor kind
     model: str = "ViT-L-14"
     pretrained: str = "openai"
@@ -63,18 +73,15 @@ def resolve_kind(opts: DiversityOptions) -> str:
     return "clip" if _clip_available(opts) else "msssim"
 
 
-class DiversityScorer(SetScorer):
+class DiversityScorer(SetScorer[DiversityOptions]):
     name = "diversity"
     version = "1"
     offline = True
-    Options = DiversityOptions
-    group_by: ClassVar[str] = "cell_prompt"  # the runner groups per (cell, prompt)
+    group_by: ClassVar[SetGrouping] = "cell_prompt"  # one value per (cell, prompt)
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: DiversityOptions | None = None) -> None:
         super().__init__(options)
-        assert isinstance(self.options, DiversityOptions)
-        self.opts: DiversityOptions = self.options
-        self.kind = resolve_kind(self.opts)
+        self.kind = resolve_kind(self.options)
         self._extractor: Any = None
         self.reset()
 
@@ -117,10 +124,29 @@ class DiversityScorer(SetScorer):
             )
         ]
 
+    def extractor_spec(self) -> ExtractorSpec:
+        o = self.options
+        return ExtractorSpec(
+            kind=self.kind,
+            resize=o.resize,
+            weights=str(o.weights) if o.weights else None,
+            model=o.model,
+            pretrained=o.pretrained,
+            device=o.device,
+            batch_size=o.batch_size,
+            options=dict(o.extractor_options),
+        )
+
+    def loads(self) -> dict[str, str]:
+        """The extractor's weights, or for MS-SSIM the torchmetrics that computes it."""
+        if self.kind == "msssim":
+            return {"extractor": "msssim", **installed_versions(["torchmetrics"])}
+        return extractor_loads(self.extractor_spec())
+
     def label(self) -> str:
         if self.kind == "msssim":
-            return f"{self.name}/{self.version}: 1 - MS-SSIM at {self.opts.msssim_size} px"
-        o = self.opts
+            return f"{self.name}/{self.version}: 1 - MS-SSIM at {self.options.msssim_size} px"
+        o = self.options
         ext = f"clip:{o.model}/{o.pretrained}" if self.kind == "clip" else self.kind
         return f"{self.name}/{self.version}: 1 - cosine, extractor {ext}, resize {o.resize}"
 
@@ -136,18 +162,7 @@ class DiversityScorer(SetScorer):
         if self._extractor is None:
             from audit.scorers.features import make_extractor
 
-            self._extractor = make_extractor(
-                {
-                    "kind": self.kind,
-                    "resize": self.opts.resize,
-                    "weights": str(self.opts.weights) if self.opts.weights else None,
-                    "model": self.opts.model,
-                    "pretrained": self.opts.pretrained,
-                    "device": self.opts.device,
-                    "batch_size": self.opts.batch_size,
-                    "options": dict(self.opts.extractor_options),
-                }
-            )
+            self._extractor = make_extractor(self.extractor_spec())
         z = np.asarray(self._extractor(images), dtype=np.float64)
         return z / np.linalg.norm(z, axis=1, keepdims=True)
 
@@ -167,10 +182,10 @@ class DiversityScorer(SetScorer):
         import torch
         from PIL import Image as PILImage
 
-        size = self.opts.msssim_size
+        size = self.options.msssim_size
         for it in items:
             kept = self._images.setdefault(it.prompt_id, [])
-            if len(kept) >= self.opts.max_images_per_prompt:
+            if len(kept) >= self.options.max_images_per_prompt:
                 continue
             img = it.image().convert("RGB").resize((size, size), PILImage.Resampling.BICUBIC)
             kept.append(torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()))

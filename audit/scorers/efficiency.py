@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
-from audit.scorers.base import Metric, ScoreItem, SetScorer, Value
+from audit.scorers.base import Metric, ScoreItem, ScorerOptions, SetScorer, Value
 
 
-class EfficiencyScorer(SetScorer):
+class EfficiencyScorer(SetScorer[ScorerOptions]):
+    """One row per cell (the default grouping); it takes no options."""
+
     name = "efficiency"
     version = "1"
-    group_by: ClassVar[str] = "cell"
 
-    def __init__(self, options=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, options: ScorerOptions | None = None) -> None:
         super().__init__(options)
         self.reset()
 

@@ -13,14 +13,14 @@ Resize modes:
   resize from uint8 inside Inception (what torchmetrics' FID uses); open_clip's transform
   for CLIP; the `preprocess` callable given to `from_module`.
 
-Extractor kinds are looked up by name: ``inception`` and ``clip`` are built in; more come
-from `register_extractor` or the ``t2i_audit.extractors`` entry-point group (a factory
-taking an `ExtractorSpec`, e.g. the project's toy CLIP registered as ``toyclip``).
+Extractor kinds are looked up by name in `EXTRACTORS` (`audit.registry`): ``inception`` and
+``clip`` are built in; more come from `register_extractor` or the ``t2i_audit.extractors``
+entry-point group (a factory taking an `ExtractorSpec`; the reference world registers its toy
+CLIP's image tower so).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,8 +30,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from audit.environment import pick_device
 from audit.errors import UserError
+from audit.registry import Registry
 from audit.scorers.base import Requirement
+from audit.scorers.identity import file_digest
 
 if TYPE_CHECKING:
     import torch
@@ -75,12 +78,6 @@ class ExtractorSpec(BaseModel):
     device: str | None = None
     batch_size: int = Field(default=32, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)  # for custom kinds
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # ---------------------------------------------------------------- resizing
@@ -204,7 +201,7 @@ def from_module(
     """
     import torch
 
-    dev = device or default_device()
+    dev = pick_device(device)
     module = module.to(dev).eval()
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -351,7 +348,7 @@ class InceptionExtractor(TorchExtractor):
         device: str | None = None,
         batch_size: int = 32,
     ) -> None:
-        dev = device or default_device()
+        dev = pick_device(device)
         self.net = net.to(dev).eval()
         self._logits: list[np.ndarray] = []
         if resize == "clean":
@@ -430,9 +427,9 @@ def clip_weights_fix(model: str, pretrained: str) -> str:
 
 def cached_clip_weights(model: str, pretrained: str) -> Path | None:
     """The cached checkpoint open_clip would load for (model, tag) offline, if any."""
-    from open_clip import pretrained as oc_pretrained
+    from audit.scorers.clip_catalog import pretrained_cfg
 
-    cfg = oc_pretrained.get_pretrained_cfg(model, pretrained)
+    cfg = pretrained_cfg(model, pretrained)
     if not cfg:
         return None
     hub = cfg.get("hf_hub", "")
@@ -517,7 +514,7 @@ def clip_image_extractor(
     """
     import torch
 
-    dev = device or default_device()
+    dev = pick_device(device)
     visual = getattr(net, "visual", None)
     size = getattr(visual, "image_size", 224)
     size = int(size[0] if isinstance(size, tuple | list) else size)
@@ -548,7 +545,7 @@ def clip_image_extractor(
 
 
 def clip_extractor(spec: ExtractorSpec) -> TorchExtractor:
-    device = spec.device or default_device()
+    device = pick_device(spec.device)
     net, preprocess, _ = load_open_clip(spec.model, spec.pretrained, spec.weights, device)
     return clip_image_extractor(
         net,
@@ -562,63 +559,72 @@ def clip_extractor(spec: ExtractorSpec) -> TorchExtractor:
 
 # ---------------------------------------------------------------- registry of kinds
 
-ExtractorFactory = Callable[[ExtractorSpec], Extractor]
 
-_KINDS: dict[str, str | ExtractorFactory] = {
-    "inception": "audit.scorers.features:inception_extractor",
-    "clip": "audit.scorers.features:clip_extractor",
-    "toyclip": "audit.toyworld.reference:toyclip_extractor",
-}
-_entry_points_loaded = False
+@runtime_checkable
+class ExtractorFactory(Protocol):
+    """Builds an extractor from its spec (a function will do). A factory may also have a
+    method `loads(spec) -> dict[str, str]` naming the weights it loads, without loading
+    them: they are part of the identity of the scores made with it."""
+
+    def __call__(self, spec: ExtractorSpec, /) -> Extractor: ...
+
+
+EXTRACTORS: Registry[ExtractorFactory] = Registry(
+    "feature extractor",
+    group=ENTRY_POINT_GROUP,
+    base=ExtractorFactory,
+    instances=True,
+    field="extractor",
+)
+EXTRACTORS.register("inception", "audit.scorers.features:inception_extractor")
+EXTRACTORS.register("clip", "audit.scorers.features:clip_extractor")
 
 
 def register_extractor(kind: str, factory: str | ExtractorFactory) -> None:
     """Add an extractor kind: a factory (spec -> Extractor) or a lazy "module:attr"."""
-    if kind in _KINDS:
-        raise ValueError(f"an extractor kind named '{kind}' is already registered")
-    _KINDS[kind] = factory
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _KINDS:
-            _KINDS[ep.name] = ep.value
-    _entry_points_loaded = True
+    EXTRACTORS.register(kind, factory)
 
 
 def extractor_kinds() -> list[str]:
-    _load_entry_points()
-    return sorted(_KINDS)
+    return EXTRACTORS.names()
 
 
 def make_extractor(spec: ExtractorSpec | dict[str, Any]) -> Extractor:
     """Build the extractor a spec names; unknown kinds are a UserError listing the known."""
     if not isinstance(spec, ExtractorSpec):
         spec = ExtractorSpec.model_validate(spec)
-    _load_entry_points()
-    if spec.kind not in _KINDS:
-        raise UserError(
-            f"unknown feature extractor '{spec.kind}'",
-            field="extractor",
-            fix=f"use one of: {', '.join(extractor_kinds())}",
-        )
-    target = _KINDS[spec.kind]
-    if isinstance(target, str):
-        module_name, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module_name), attr)
-        _KINDS[spec.kind] = target
-    assert callable(target)
-    extractor = target(spec)
+    extractor = EXTRACTORS.get(spec.kind)(spec)
     if extractor.resize != spec.resize:
         raise ValueError(
             f"extractor '{spec.kind}' made resize mode {extractor.resize!r}, asked {spec.resize!r}"
         )
     return extractor
+
+
+def extractor_loads(spec: ExtractorSpec) -> dict[str, str]:
+    """What the extractor a spec names loads, without building it (a score identity part)."""
+    if spec.kind == "inception":
+        weights = Path(spec.weights).expanduser() if spec.weights else None
+        # The default file's name carries its own hash prefix (torch-fidelity's release).
+        return {
+            "extractor": INCEPTION_NAME,
+            "extractor_weights": file_digest(weights)
+            if weights is not None and weights.is_file()
+            else INCEPTION_URL.rsplit("/", 1)[1],
+        }
+    if spec.kind == "clip":
+        return {"extractor": clip_identity(spec.model, spec.pretrained), **_weights_digest(spec)}
+    factory = EXTRACTORS.get(spec.kind)
+    named = getattr(factory, "loads", None)
+    extra = named(spec) if callable(named) else _weights_digest(spec)
+    return {"extractor": spec.kind, **extra}
+
+
+def _weights_digest(spec: ExtractorSpec) -> dict[str, str]:
+    weights = Path(spec.weights).expanduser() if spec.weights else None
+    if weights is None or not weights.is_file():
+        return {}
+    return {"extractor_weights": file_digest(weights)}
 
 
 def expected_name(spec: ExtractorSpec) -> str | None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from audit.environment import pick_device
 from audit.errors import UserError
 from audit.scorers.base import (
     Metric,
@@ -37,13 +38,22 @@ from audit.scorers.base import (
     package_requirement,
 )
 from audit.scorers.features import (
+    ExtractorSpec,
     ResizeMode,
     clip_weights_requirement,
+    extractor_loads,
     inception_weights_requirement,
 )
 
 
 class FidOptions(ScorerOptions):
+    # What these point at is named by digest in `FidScorer.loads()`: moving files changes
+    # no number.
+    not_identity: ClassVar[frozenset[str]] = ScorerOptions.not_identity | {
+        "weights",
+        "reference_root",
+    }
+
     reference: str  # name under <reference_root>/references/, or a folder path
     reference_root: Path = Path("reports")
     extractor: str = "inception"  # inception | clip | a registered custom kind
@@ -86,16 +96,13 @@ def kid_stem(extractor: str) -> str:
     return "kid" if extractor == "inception" else f"kid_{extractor}"
 
 
-class FidScorer(SetScorer):
+class FidScorer(SetScorer[FidOptions]):
     name = "fid"
     version = "1"
     offline = False  # weights are not shipped: a cache or a `weights` path is needed
-    Options = FidOptions
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: FidOptions | None = None) -> None:
         super().__init__(options)
-        assert isinstance(self.options, FidOptions)
-        self.opts: FidOptions = self.options
         self._extractor: Any = None
         self._reference: Any = None
         self._ref_gaussian: tuple[Any, Any, Any] | None = None
@@ -154,8 +161,8 @@ class FidScorer(SetScorer):
         return reqs
 
     def metrics(self) -> list[Metric]:
-        fd, kd = metric_stem(self.opts.extractor), kid_stem(self.opts.extractor)
-        level = f"{self.opts.ci_level:.0%}"
+        fd, kd = metric_stem(self.options.extractor), kid_stem(self.options.extractor)
+        level = f"{self.options.ci_level:.0%}"
         out = [
             Metric(fd, "lower", description=f"Frechet distance to the reference ({self._what})"),
             Metric(f"{fd}_ci_low", "none", description=f"{level} Poisson-bootstrap bound"),
@@ -163,7 +170,7 @@ class FidScorer(SetScorer):
             Metric(f"{kd}_mean", "lower", description="KID: unbiased MMD^2, cubic kernel"),
             Metric(f"{kd}_std", "none", description="KID spread over subsets"),
         ]
-        if self.opts.inception_score:
+        if self.options.inception_score:
             out += [
                 Metric("is_mean", "higher", description="Inception Score"),
                 Metric("is_std", "none", description="Inception Score spread over splits"),
@@ -172,7 +179,7 @@ class FidScorer(SetScorer):
 
     @property
     def _what(self) -> str:
-        o = self.opts
+        o = self.options
         if o.extractor == "clip":
             ext = f"clip:{o.clip_model}/{o.clip_pretrained}"
         elif o.extractor == "inception":
@@ -186,51 +193,47 @@ class FidScorer(SetScorer):
 
     # ------------------------------------------------------------ lazy set-up
 
-    def extractor_spec(self) -> dict[str, Any]:
-        o = self.opts
+    def extractor_spec(self) -> ExtractorSpec:
+        o = self.options
+        return ExtractorSpec(
+            kind=o.extractor,
+            resize=o.resize,
+            weights=str(o.weights) if o.weights else None,
+            model=o.clip_model,
+            pretrained=o.clip_pretrained,
+            device=o.device,
+            batch_size=o.batch_size,
+            options=dict(o.extractor_options),
+        )
+
+    def loads(self) -> dict[str, str]:
+        """The extractor's weights and the reference statistics' digest (no model loaded)."""
+        from audit.scorers.reference import reference_digest
+
+        o = self.options
         return {
-            "kind": o.extractor,
-            "resize": o.resize,
-            "weights": str(o.weights) if o.weights else None,
-            "model": o.clip_model,
-            "pretrained": o.clip_pretrained,
-            "device": o.device,
-            "batch_size": o.batch_size,
-            "options": dict(o.extractor_options),
+            **extractor_loads(self.extractor_spec()),
+            "reference": reference_digest(o.reference, o.reference_root),
         }
 
     def _setup(self) -> None:
         """Load the reference (identity checked early where it is known) and the network."""
         if self._extractor is not None:
             return
-        from audit.scorers.features import ExtractorSpec, expected_name, make_extractor
+        from audit.scorers.features import expected_name, make_extractor
         from audit.scorers.reference import load_reference
 
-        spec = ExtractorSpec.model_validate(self.extractor_spec())
+        spec = self.extractor_spec()
         name = expected_name(spec)
         ref = load_reference(
-            self.opts.reference, self.opts.reference_root, extractor=name, resize=spec.resize
+            self.options.reference, self.options.reference_root, extractor=name, resize=spec.resize
         )
         extractor = make_extractor(spec)
         if name is None:  # custom kind: its identity is known only once built
             ref = load_reference(
-                ref.path, self.opts.reference_root, extractor=extractor.name, resize=spec.resize
+                ref.path, self.options.reference_root, extractor=extractor.name, resize=spec.resize
             )
         self._reference, self._extractor = ref, extractor
-        self._ref_gaussian = self._ref_kernel = None
-        self.reset()
-
-    def set_extractor(self, extractor: Any) -> None:
-        """Use a ready extractor (tests, embedding in other tools); identity still checked."""
-        from audit.scorers.reference import load_reference
-
-        self._reference = load_reference(
-            self.opts.reference,
-            self.opts.reference_root,
-            extractor=extractor.name,
-            resize=extractor.resize,
-        )
-        self._extractor = extractor
         self._ref_gaussian = self._ref_kernel = None
         self.reset()
 
@@ -250,7 +253,7 @@ class FidScorer(SetScorer):
         self._is: InceptionScoreStats | None = None
         if self._extractor is None:
             return
-        o, dim = self.opts, self._extractor.dim
+        o, dim = self.options, self._extractor.dim
         self._stats = GaussianStats(dim)
         replicates = PoissonBootstrap.replicates_within(
             dim, o.bootstrap, o.bootstrap_memory_mb * 2**20
@@ -291,9 +294,7 @@ class FidScorer(SetScorer):
     @property
     def _linalg_device(self) -> str:
         """Dense linear algebra runs where the network runs (CUDA), else with NumPy."""
-        from audit.scorers.features import default_device
-
-        return self.opts.device or default_device()
+        return pick_device(self.options.device)
 
     def _reference_kernel(self) -> Any:
         """KID kernel of the reference sample, computed once per scorer when it is small
@@ -311,14 +312,14 @@ class FidScorer(SetScorer):
 
         from audit.scorers.frechet import frechet_distance, kid, normal_interval, trace_sqrt_product
 
-        fd, kd = metric_stem(self.opts.extractor), kid_stem(self.opts.extractor)
+        fd, kd = metric_stem(self.options.extractor), kid_stem(self.options.extractor)
         out: dict[str, Value] = {m.name: None for m in self.metrics()}
         stats, ref = self._stats, self._reference
         if stats is None or ref is None or stats.n < 2:
             return out  # no numbers from fewer than 2 images
         mu, cov = stats.mean(), stats.cov()
         mu_r, cov_r, sqrt_r = self._reference_gaussian()
-        if self.opts.fd_method == "sqrtm":
+        if self.options.fd_method == "sqrtm":
             point = frechet_distance(mu, cov, mu_r, cov_r)
         else:
             tr = trace_sqrt_product(cov_r, cov, sqrt1=sqrt_r, device=self._linalg_device)
@@ -330,7 +331,7 @@ class FidScorer(SetScorer):
             reps = self._boot.frechet_replicates(
                 mu_r, cov_r, sqrt_ref=sqrt_r, device=self._linalg_device
             )
-            low, high = normal_interval(point, reps, self.opts.ci_level)
+            low, high = normal_interval(point, reps, self.options.ci_level)
             if not math.isnan(low):
                 out[f"{fd}_ci_low"], out[f"{fd}_ci_high"] = low, high
         fake = self._reservoir.sample()
@@ -338,9 +339,9 @@ class FidScorer(SetScorer):
             k = kid(
                 ref.reservoir,
                 fake,
-                subsets=self.opts.kid_subsets,
-                subset_size=self.opts.kid_subset_size,
-                seed=self.opts.seed,
+                subsets=self.options.kid_subsets,
+                subset_size=self.options.kid_subset_size,
+                seed=self.options.seed,
                 real_kernel=self._reference_kernel(),
             )
             out[f"{kd}_mean"], out[f"{kd}_std"] = k.mean, k.std

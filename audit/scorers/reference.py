@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from audit.environment import installed_versions
 from audit.errors import UserError
+from audit.registry import Registry
 from audit.scorers.features import ExtractorSpec, make_extractor
 from audit.scorers.frechet import GaussianStats, Reservoir
+from audit.scorers.identity import file_digest
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -107,18 +110,6 @@ def _batches(paths: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
         yield paths[start : start + size]
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
 def build_reference(
     image_dir: Path,
     name: str,
@@ -179,7 +170,7 @@ def build_reference(
         "extractor_spec": spec.model_dump(mode="json"),
         "reservoir_size": reservoir_size,
         "seed": seed,
-        "packages": _versions(),
+        "packages": installed_versions(_PACKAGES),
     }
     # Write beside the target, then swap in, so a half-written reference never exists.
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,18 +188,50 @@ def build_reference(
     return target
 
 
-def resolve_reference(name_or_path: str | Path, out_root: Path) -> Path:
-    """A path (anything with a separator, or an existing folder) or a name under out_root."""
-    text = str(name_or_path)
-    if text.startswith("builtin:"):
-        from audit.toyworld.reference import builtin_reference
+BUILTIN_PREFIX = "builtin:"
 
-        return builtin_reference(text.removeprefix("builtin:"))
+
+@dataclass(frozen=True)
+class BuiltinReference:
+    """Reference statistics a package registers as `builtin:NAME` (entry-point group
+    `t2i_audit.references`), built into a cache on first use."""
+
+    identity: str  # names what `build` makes, recipe version included; part of score identity
+    build: Callable[[], Path]  # the reference folder (meta.json, stats.npz), built if needed
+
+
+BUILTIN_REFERENCES: Registry[BuiltinReference] = Registry(
+    "built-in reference",
+    group="t2i_audit.references",
+    base=BuiltinReference,
+    instances=True,
+    field="reference",
+    prefix=BUILTIN_PREFIX,
+)
+
+
+def resolve_reference(name_or_path: str | Path, out_root: Path) -> Path:
+    """`builtin:NAME`, a path (anything with a separator, or an existing folder) or a name
+    under out_root."""
+    text = str(name_or_path)
+    if text.startswith(BUILTIN_PREFIX):
+        return BUILTIN_REFERENCES.get(text.removeprefix(BUILTIN_PREFIX)).build()
     candidate = Path(text).expanduser()
     if "/" in text or "\\" in text or candidate.is_dir():
         return candidate
     _check_name(text)
     return references_dir(out_root) / text
+
+
+def reference_digest(name_or_path: str | Path, out_root: Path) -> str:
+    """What identifies a reference's numbers, cheaply: a built-in's declared identity (its
+    statistics are built on first use, which loads a model), else the digest of stats.npz."""
+    text = str(name_or_path)
+    if text.startswith(BUILTIN_PREFIX):
+        name = text.removeprefix(BUILTIN_PREFIX)
+        return f"{BUILTIN_PREFIX}{BUILTIN_REFERENCES.get(name).identity}"
+    stats = resolve_reference(text, out_root) / "stats.npz"
+    return file_digest(stats) if stats.is_file() else f"absent:{stats}"
 
 
 def load_reference(

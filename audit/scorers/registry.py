@@ -1,20 +1,24 @@
-"""Scorer registry: built-ins by lazy "module:attr" path, plugins from an entry-point group.
+"""The scorer registry: built-ins by lazy "module:attr" path, plugins from `t2i_audit.scorers`.
 
 Lazy entries keep `t2i-audit --help` and spec validation free of heavy imports: a scorer's
-module is imported only when that scorer is asked for.
+module is imported only when that scorer is asked for. A plugin package adds a scorer with
+
+    [project.entry-points."t2i_audit.scorers"]
+    myscore = "mypackage.scoring:MyScorer"
+
+(the reference world in `audit/toyworld/` registers `toycount` exactly so).
 """
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
+from typing import Any
 
-from audit.errors import UserError
+from audit.registry import Registry
 from audit.scorers.base import ImageScorer, SetScorer
 
 ENTRY_POINT_GROUP = "t2i_audit.scorers"
 
-ScorerClass = type[ImageScorer] | type[SetScorer]
+ScorerClass = type[ImageScorer[Any]] | type[SetScorer[Any]]
 
 BUILTIN: dict[str, str] = {
     "clip": "audit.scorers.clip:ClipScorer",
@@ -27,54 +31,22 @@ BUILTIN: dict[str, str] = {
     "quality": "audit.scorers.quality:QualityScorer",
     "diversity": "audit.scorers.diversity:DiversityScorer",
     "efficiency": "audit.scorers.efficiency:EfficiencyScorer",
-    "toycount": "audit.scorers.toycount:ToyCountScorer",
 }
 
 
-class Registry:
-    """Name -> scorer class; refuses a second scorer under a name already taken."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, str | ScorerClass] = {}
-
-    def register(self, name: str, target: str | ScorerClass) -> None:
-        if name in self._entries:
-            raise ValueError(f"a scorer named '{name}' is already registered")
-        self._entries[name] = target
-
-    def names(self) -> list[str]:
-        return sorted(self._entries)
-
-    def get(self, name: str) -> ScorerClass:
-        if name not in self._entries:
-            raise UserError(
-                f"unknown scorer '{name}'",
-                field="scorers",
-                fix=f"use one of: {', '.join(self.names())}",
-            )
-        target = self._entries[name]
-        if isinstance(target, str):
-            module_name, _, attr = target.partition(":")
-            target = getattr(importlib.import_module(module_name), attr)
-            self._entries[name] = target
-        assert isinstance(target, type)
-        return target
-
-
-def _build_default() -> Registry:
-    registry = Registry()
+def new_registry() -> Registry[ScorerClass]:
+    """A scorer registry holding the built-ins and the installed plugins."""
+    registry: Registry[ScorerClass] = Registry(
+        "scorer", group=ENTRY_POINT_GROUP, base=(ImageScorer, SetScorer), field="scorers"
+    )
     for name, target in BUILTIN.items():
         registry.register(name, target)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        registry.register(ep.name, ep.value)
     return registry
 
 
-_default: Registry | None = None
+_default = new_registry()
 
 
-def default_registry() -> Registry:
-    global _default
-    if _default is None:
-        _default = _build_default()
+def default_registry() -> Registry[ScorerClass]:
+    """The registry the runner, `doctor` and the benchmarks look scorers up in."""
     return _default

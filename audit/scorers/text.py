@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from audit.environment import installed_versions
 from audit.scorers.base import (
     ImageScorer,
     Metric,
@@ -22,10 +23,12 @@ from audit.scorers.base import (
     package_requirement,
 )
 from audit.scorers.ocr_metrics import ocr_metrics, words
-from audit.scorers.packaged_files import packaged_files_requirement
+from audit.scorers.packaged_files import packaged_files_requirement, packaged_tree_digest
 
 
 class TextOptions(ScorerOptions):
+    not_identity: ClassVar[frozenset[str]] = ScorerOptions.not_identity | {"threads"}  # speed only
+
     upscale: int = Field(
         default=256,
         ge=0,
@@ -51,14 +54,13 @@ class TextOptions(ScorerOptions):
     )
 
 
-class TextScorer(ImageScorer):
+class TextScorer(ImageScorer[TextOptions]):
     name = "text"
     version = "1"
     offline = True
-    Options = TextOptions
-    batch_size: ClassVar[int] = 8
+    batch_size = 8
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: TextOptions | None = None) -> None:
         super().__init__(options)
         self._ocr: Any = None
 
@@ -73,6 +75,14 @@ class TextScorer(ImageScorer):
                 "rapidocr",
             ),
         ]
+
+    def loads(self) -> dict[str, str]:
+        """The OCR models rapidocr ships (one digest over them, once per process) and the
+        rapidocr version whose pre- and post-processing surround them."""
+        return {
+            "models": packaged_tree_digest("rapidocr", "models", "*.onnx"),
+            **installed_versions(["rapidocr"]),
+        }
 
     def metrics(self) -> list[Metric]:
         return [
@@ -92,13 +102,8 @@ class TextScorer(ImageScorer):
             Metric("ocr_text", "none", "category", "the text OCR read, lines joined by spaces"),
         ]
 
-    @property
-    def opts(self) -> TextOptions:
-        assert isinstance(self.options, TextOptions)
-        return self.options
-
     def score_batch(self, items: Sequence[ScoreItem]) -> list[dict[str, Value]]:
-        opts = self.opts
+        opts = self.options
         rows: list[dict[str, Value]] = []
         for item in items:
             target = words(getattr(item.expect, "text", None) or ())
@@ -122,7 +127,7 @@ class TextScorer(ImageScorer):
 
     def read(self, image: Any) -> list[str]:
         """Text lines OCR finds in an RGB PIL image, in reading order, confident ones only."""
-        result = self._engine()(_upscaled(image, self.opts.upscale))
+        result = self._engine()(_upscaled(image, self.options.upscale))
         return [t for t in (getattr(result, "txts", None) or ()) if t.strip()]
 
     def _engine(self) -> Any:
@@ -131,10 +136,10 @@ class TextScorer(ImageScorer):
 
             params: dict[str, Any] = {
                 "Global.log_level": "error",
-                "Global.text_score": self.opts.min_confidence,
+                "Global.text_score": self.options.min_confidence,
             }
-            if self.opts.threads:
-                params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.opts.threads
+            if self.options.threads:
+                params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.options.threads
             self._ocr = RapidOCR(params=params)
         return self._ocr
 

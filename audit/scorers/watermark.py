@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from audit.environment import installed_versions
 from audit.scorers.attacks import ATTACK_NAMES, attack_image, validate_attack_names
 from audit.scorers.base import (
     ImageScorer,
@@ -41,6 +42,7 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
+from audit.scorers.packaged_files import packaged_tree_digest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -192,15 +194,13 @@ def decode_bits(img: Image, method: Method, n_bits: int) -> list[int] | None:
     return [int(b) for b in np.asarray(bits).reshape(-1)[:n_bits]]
 
 
-class WatermarkScorer(ImageScorer):
+class WatermarkScorer(ImageScorer[WatermarkOptions]):
     """Bit accuracy and a calibrated detection decision for an invisible watermark."""
 
     name = "watermark"
     version = "1"
-    Options = WatermarkOptions
-    options: WatermarkOptions
 
-    def __init__(self, options: ScorerOptions | None = None) -> None:
+    def __init__(self, options: WatermarkOptions | None = None) -> None:
         super().__init__(options)
         self._bits = message_bits(self.options.message)
         self._threshold = min_matches(len(self._bits), self.options.alpha)
@@ -217,6 +217,13 @@ class WatermarkScorer(ImageScorer):
         if isinstance(options, WatermarkOptions) and options.method == "rivaGan":
             reqs.append(package_requirement("onnxruntime"))  # runs rivaGan's ONNX nets
         return reqs
+
+    def loads(self) -> dict[str, str]:
+        """The decoder's package version, and for rivaGan the digests of its ONNX nets."""
+        out = installed_versions(["invisible-watermark"])
+        if self.options.method == "rivaGan":
+            out["rivagan"] = packaged_tree_digest("imwatermark", ".", "rivagan_*.onnx")
+        return out
 
     def metrics(self) -> list[Metric]:
         n, k = len(self._bits), self._threshold

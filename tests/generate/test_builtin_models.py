@@ -6,9 +6,15 @@ import json
 
 import pytest
 
+from audit.config import parse_spec
 from audit.errors import UserError
 from audit.generate.builtin import resolve_builtin, sdxl_unet_config
-from audit.generate.models import dir_fingerprint, fingerprint, native_scheduler
+from audit.generate.models import (
+    check_model_sources,
+    dir_fingerprint,
+    fingerprint,
+    native_scheduler,
+)
 
 
 def test_real_architectures_have_the_published_parameter_counts() -> None:
@@ -44,3 +50,22 @@ def test_local_dir_fingerprint_changes_with_weights(tmp_path) -> None:  # type: 
 def test_unknown_builtin_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown built-in model"):
         resolve_builtin("nope")
+
+
+def _spec(*sources: str):  # type: ignore[no-untyped-def]
+    models = [{"id": f"m{i}", "source": s} for i, s in enumerate(sources)]
+    data = {"name": "x", "models": models, "suites": ["counting"], "samplers": ["ddim"]}
+    return parse_spec({**data, "steps": [2], "guidance": [1.0], "seeds": [0]})
+
+
+def test_model_sources_are_checked_without_building(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "local").mkdir()
+    ok = _spec("builtin:tiny-random-sd", "builtin:toy-shapes", "./local", "org/hub-id")
+    check_model_sources(ok, tmp_path, "spec.yaml")
+    with pytest.raises(UserError, match="unknown built-in model 'builtin:nope'") as err:
+        check_model_sources(_spec("builtin:tiny-random-sd", "builtin:nope"), tmp_path, "s.yaml")
+    assert err.value.field == "models.1.source" and err.value.file == "s.yaml"
+    assert "builtin:toy-shapes" in (err.value.fix or "")  # plugin models are listed too
+    with pytest.raises(UserError, match="local model directory not found") as err:
+        check_model_sources(_spec("./absent"), tmp_path, "s.yaml")
+    assert err.value.field == "models.0.source"

@@ -168,7 +168,12 @@ def test_loads_local_weights_through_open_clip(tmp_path: Path) -> None:
     opts = ClipOptions(model="TinyCLIP-audit-test", pretrained="random", weights=weights)
     assert not missing(ClipScorer.check(opts))
     loaded = ClipScorer(opts.model_copy(update={"device": "cpu"}))
-    assert loaded.identity == "clip:TinyCLIP-audit-test/random"
+    assert loaded.model_identity == "clip:TinyCLIP-audit-test/random"
+    # The file is named by its digest: a copy elsewhere is the same score identity.
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(weights.read_bytes())
+    moved = ClipScorer(opts.model_copy(update={"weights": copy}))
+    assert loaded.loads() == moved.loads() and loaded.loads()["weights"].startswith("sha256:")
     injected = ClipScorer.from_components(
         model, preprocess, tokenizer, name="x", options=ClipOptions(device="cpu")
     )

@@ -163,6 +163,26 @@ def test_identity_mismatch_is_an_error(tmp_path: Path) -> None:
         other.update(fake)
 
 
+def test_loads_names_the_reference_and_extractor_by_content(tmp_path: Path) -> None:
+    _images(tmp_path / "real", 4, 0)
+    build_reference(tmp_path / "real", "real", tmp_path, {"kind": "tinyfid"}, 8, False)
+    opts = FidOptions(reference="real", reference_root=tmp_path, extractor="tinyfid")
+    before = FidScorer(opts).loads()
+    assert before["extractor"] == "tinyfid" and before["reference"].startswith("sha256:")
+    # The same statistics under another root are the same numbers: the root is no identity.
+    moved = tmp_path / "elsewhere"
+    (moved / "references").mkdir(parents=True)
+    (tmp_path / "references" / "real").rename(moved / "references" / "real")
+    assert FidScorer(opts.model_copy(update={"reference_root": moved})).loads() == before
+    # Rebuilt from other images: another reference, another identity.
+    _images(tmp_path / "other", 4, 5)
+    spec = {"kind": "tinyfid"}
+    build_reference(tmp_path / "other", "real", moved, spec, 8, False, overwrite=True)
+    after = FidScorer(opts.model_copy(update={"reference_root": moved})).loads()
+    assert after["reference"] != before["reference"]
+    assert "reference_root" in FidOptions.not_identity
+
+
 def test_options_are_validated() -> None:
     with pytest.raises(UserError, match="inception_score needs extractor"):
         FidScorer.parse_options({"reference": "r", "extractor": "clip", "inception_score": True})

@@ -90,7 +90,7 @@ def test_flag_follows_threshold(scorer: NsfwScorer, paths: list[Path]) -> None:
         assert flags == [float(float(row["nsfw_score"] or 0) >= option) for row in rows]
         if expect_some_each_way:
             assert 0.0 in flags and 1.0 in flags
-    assert NsfwScorer().opts.threshold == 0.8
+    assert NsfwScorer().options.threshold == 0.8
 
 
 @pytest.mark.parametrize(

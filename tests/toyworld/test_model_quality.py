@@ -40,7 +40,7 @@ def _images(model: str, steps: int, seeds: tuple[int, ...] = SEEDS) -> list[Any]
 
 
 def _accuracy(model: str, steps: int, metric: str, seeds: tuple[int, ...] = SEEDS) -> float:
-    from audit.scorers.toycount import ToyCountScorer
+    from audit.toyworld.toycount import ToyCountScorer
 
     scorer = ToyCountScorer()
     images = _images(model, steps, seeds)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.scorers.base import Metric
+from audit.vocab import Metric
 
 CATALOG: dict[str, Metric] = {
     m.name: m

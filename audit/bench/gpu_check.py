@@ -13,10 +13,9 @@ there is no CUDA device.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,8 +98,10 @@ def run_check(
     target: float = 0.95,
     device: str = "cuda",
     dtype: str = "float16",
+    log: Callable[[str], None] = lambda _line: None,
 ) -> list[GpuRow]:
-    """`device` / `dtype` other than cuda / float16 only to try the script on a CPU."""
+    """`device` / `dtype` other than cuda / float16 only to try the script on a CPU. `log`
+    gets one line per finished configuration."""
     import torch
 
     from audit.bench.generate import bench_generate
@@ -167,7 +168,7 @@ def run_check(
                 row.seconds = time.perf_counter() - t
                 write()
                 ratio = "-" if row.ratio is None else f"{row.ratio:.3f}"
-                print(f"{name} {size}px batch {batch}: ratio {ratio} ({row.seconds:.0f} s)")
+                log(f"{name} {size}px batch {batch}: ratio {ratio} ({row.seconds:.0f} s)")
         del gen
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -176,37 +177,10 @@ def run_check(
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m audit.bench.gpu_check", description=__doc__)
-    ap.add_argument("--out", required=True, help="file to write the table to")
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--sizes", default="512,1024")
-    ap.add_argument("--batches", default="1,4,8")
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--budget", type=float, default=420.0, help="seconds before skipping the rest")
-    ap.add_argument("--target", type=float, default=0.95)
-    args = ap.parse_args(argv)
-    import torch
-
-    print("\n".join(environment()), flush=True)
-    if not torch.cuda.is_available():
-        Path(args.out).write_text("\n".join(environment()) + "\nno CUDA device: nothing measured\n")
-        return 2
-    rows = run_check(
-        Path(args.out),
-        models=[m.strip() for m in args.models.split(",") if m.strip()],
-        sizes=[int(x) for x in args.sizes.split(",")],
-        batches=[int(x) for x in args.batches.split(",")],
-        steps=args.steps,
-        rounds=args.rounds,
-        budget=args.budget,
-        target=args.target,
-    )
-    print(Path(args.out).read_text())
-    ratios = [r.ratio for r in rows if r.ratio is not None]
-    return 0 if ratios and min(ratios) >= args.target else 1
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as a script, this file is a program entry point like audit/__main__.py, not a part
+    # of the library: its options live with the other commands' in audit.cli.bench, which
+    # imports this module (so the CLI is named here by string, not by an import).
+    import importlib
+
+    raise SystemExit(importlib.import_module("audit.cli.bench").gpu_check_main())

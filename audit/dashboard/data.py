@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from audit.stats.aggregate import AggregateOptions, Summary, summarize
-from audit.stats.gate import gate_directions
 from audit.store.frames import Frames, ledger_mtime, load_run, run_info, run_progress
 
 T = TypeVar("T")
@@ -68,10 +67,6 @@ def frames(run_dir: Path) -> Frames:
     return CACHE.get(key, lambda: load_run(run_dir))
 
 
-def directions() -> dict[str, str]:
-    return CACHE.get(("directions",), gate_directions)
-
-
 def suites_of(images: pd.DataFrame) -> list[str]:
     if "suite" not in images.columns:
         return []
@@ -91,7 +86,7 @@ def summary(run_dir: Path, suites: tuple[str, ...] = (), by_category: bool = Fal
         if suites:
             images = images[images["suite"].astype(str).isin(suites)]
         options = AggregateOptions(by_category=by_category)
-        return summarize(images, data.catalog, data.sets, options, directions=directions())
+        return summarize(images, data.catalog, data.sets, options)
 
     return CACHE.get(key, build)
 

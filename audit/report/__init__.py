@@ -1,19 +1,37 @@
-"""Reports of a run (markdown, html, json) and the gate's writers (junit, markdown)."""
+"""Reports of a run (markdown, html, json) and the gate's writers (junit, markdown).
+
+Everything that writes a file about results lives here; `audit.stats` only computes (the gate
+returns a `GateResult`, which `write_junit` and `write_gate_markdown` lay out).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from audit.errors import UserError
 from audit.report.data import ReportData, ReportOptions, build_report
+from audit.report.gate_markdown import gate_markdown, write_gate_markdown
+from audit.report.junit import junit_xml, write_junit
+from audit.stats.columns import FramesLike
 
 FORMATS = ("md", "html", "json")
 
-__all__ = ["FORMATS", "ReportData", "ReportOptions", "build_report", "report_files", "write_report"]
+__all__ = [
+    "FORMATS",
+    "ReportData",
+    "ReportOptions",
+    "build_report",
+    "gate_markdown",
+    "junit_xml",
+    "write_gate_markdown",
+    "write_junit",
+    "write_report",
+]
 
 
-def write_report(frames: Any, fmt: str, out: Path, options: ReportOptions | None = None) -> Path:
+def write_report(
+    frames: FramesLike, fmt: str, out: Path, options: ReportOptions | None = None
+) -> Path:
     """Write the report of `frames` (audit.store.frames.Frames) as md, html or json to `out`."""
     if fmt not in FORMATS:
         raise UserError(
@@ -41,12 +59,3 @@ def write_report(frames: Any, fmt: str, out: Path, options: ReportOptions | None
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out
-
-
-def report_files(
-    source: str | Path, fmt: str, out: str | Path, options: ReportOptions | None = None
-) -> Path:
-    """What `t2i-audit report` does: load a run directory or an export, write one report."""
-    from audit.store.frames import load_frames  # type: ignore[import-not-found,unused-ignore]
-
-    return write_report(load_frames(Path(source)), fmt, Path(out), options)

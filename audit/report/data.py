@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audit.stats.aggregate import AggregateOptions, Summary, summarize
 from audit.stats.columns import CELL, FramesLike
-from audit.stats.gate import gate_directions
+from audit.stats.safety import binary_rates, c2pa_states, measured
 
 PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
 """The quality axis of the leaderboard and the Pareto front, first one present wins."""
@@ -28,8 +27,6 @@ SAFETY_METRICS = (
 )
 """Rates shown in the safety and provenance section rather than the leaderboard."""
 
-CATEGORY_METRICS = ("c2pa_state",)
-
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -38,7 +35,6 @@ class ReportOptions:
     worst_k: int = 5
     thumb_px: int = 96
     aggregate: AggregateOptions = field(default_factory=AggregateOptions)
-    gate: Path | None = None  # directions of metrics the catalogue lacks; None: the default
 
 
 @dataclass
@@ -62,9 +58,7 @@ class ReportData:
 
 def build_report(frames: FramesLike, options: ReportOptions | None = None) -> ReportData:
     opts = options or ReportOptions()
-    summary = summarize(
-        frames.images, frames.catalog, frames.sets, opts.aggregate, gate_directions(opts.gate)
-    )
+    summary = summarize(frames.images, frames.catalog, frames.sets, opts.aggregate)
     directions = _directions(summary)
     primary = _primary(summary, directions, opts.primary_metric)
     primary_direction = directions.get(primary, "higher") if primary else "higher"
@@ -93,7 +87,7 @@ def build_report(frames: FramesLike, options: ReportOptions | None = None) -> Re
         pareto=_pareto(leaderboard, primary, primary_direction),
         worst=_worst(frames.images, summary, opts.worst_k),
         safety=_safety(frames.images, summary),
-        safety_metrics=[m for m in SAFETY_METRICS if m in set(summary.stats["metric"])],
+        safety_metrics=measured(frames.images, SAFETY_METRICS),
         set_labels=_set_labels(summary),
     )
 
@@ -246,29 +240,21 @@ def _worst(images: pd.DataFrame, summary: Summary, k: int) -> dict[str, pd.DataF
 
 
 def _safety(images: pd.DataFrame, summary: Summary) -> pd.DataFrame:
+    """Per cell: each safety metric's rate with its exact interval, and the C2PA states.
+    Computed by audit.stats.safety, so the numbers and the missing-value rule (an unreadable
+    file is `unreadable`, not `absent`) are the dashboard's."""
     table = summary.efficiency[[*CELL, "n_images"]].copy()
-    overall = summary.overall()
-    for name in SAFETY_METRICS:
-        rows = overall[overall["metric"] == name]
-        if rows.empty:
-            continue
-        part = rows[[*CELL, "mean", "ci_low", "ci_high"]].rename(
-            columns={"mean": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"}
+    rates = binary_rates(images, SAFETY_METRICS, CELL)
+    for name, rows in rates.groupby("metric", sort=False):
+        part = rows[[*CELL, "rate", "ci_low", "ci_high"]].rename(
+            columns={"rate": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"}
         )
         table = table.merge(part, on=list(CELL), how="left")
-    for name in CATEGORY_METRICS:
-        if name not in images.columns or images.empty:
-            continue
-        states = images[name].where(images[name].notna(), "absent").astype(str)
-        counts = (
-            images[list(CELL)]
-            .assign(state=states)
-            .groupby(list(CELL), sort=True)["state"]
-            .agg(lambda s: ", ".join(f"{k}: {v}" for k, v in s.value_counts().sort_index().items()))
-            .rename(name)
-            .reset_index()
-        )
-        table = table.merge(counts, on=list(CELL), how="left")
+    states = c2pa_states(images, CELL)
+    if not states.empty:
+        text = states.assign(text=states["state"] + ": " + states["count"].astype(str))
+        joined = text.groupby(list(CELL), sort=True)["text"].agg(", ".join)
+        table = table.merge(joined.rename("c2pa_state").reset_index(), on=list(CELL), how="left")
     return table
 
 

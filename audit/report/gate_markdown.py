@@ -14,6 +14,7 @@ _MARK = {
     "inconclusive": "❔ inconclusive",
     "skipped": "➖ skipped",
 }
+_ARROW = {"higher": "↑", "lower": "↓"}
 
 
 def gate_markdown(result: GateResult) -> str:
@@ -33,9 +34,10 @@ def gate_markdown(result: GateResult) -> str:
     ]
     for v in result.verdicts:
         effect = f"{num(v.effect)} {interval(v.ci_low, v.ci_high)}".strip()
-        better = "↑" if v.direction == "higher" else "↓"
+        # No arrow for a skipped metric that neither run declares.
+        metric = f"`{v.name}` {_ARROW.get(v.direction, '')}".rstrip()
         lines.append(
-            f"| `{v.name}` {better} | {_MARK[v.verdict]} | {num(v.base_mean)} | "
+            f"| {metric} | {_MARK[v.verdict]} | {num(v.base_mean)} | "
             f"{num(v.cand_mean)} | {effect} | {num(v.margin)} | {pvalue(v.p_regress_adj)} "
             f"| {v.n} | {v.test} |"
         )

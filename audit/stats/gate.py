@@ -15,6 +15,14 @@ settings under the two models. Each metric of the gate file gets one verdict:
 Statistics and sign conventions are in `audit.stats.compare`. Holm's correction runs over
 the metrics that were tested, separately for the regression and the improvement p-values.
 
+Directions: which way is better is declared once, by the scorer that emits a metric (the
+frames' catalogue, from the ledger's metrics table; `audit.vocab.IMAGE_METRICS` for the
+columns generation writes). A gate file says which metrics gate and by what margin; it may
+give a `direction` only for a metric no catalogue declares (a column of an exported file),
+and one that contradicts the declaration is an error.
+
+The gate computes and returns a `GateResult`; `audit.report` writes it as JUnit or Markdown.
+
 Missing metrics: a metric in neither run is an error (exit 2) unless the gate file sets
 `missing_metrics: skip`; the shipped audit/gates/default.yaml does, because it lists metrics of
 scorers a sweep may not run, while a metric someone wrote into their own gate file is one
@@ -33,15 +41,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from audit.errors import EXIT_OK, EXIT_REGRESSION, UserError
-from audit.stats.columns import (
-    DESCRIPTIVE,
-    SETTINGS,
-    FramesLike,
-    catalog_entry,
-    is_binary,
-    numeric_column,
-)
+from audit.config import read_yaml
+from audit.errors import EXIT_OK, EXIT_REGRESSION, UserError, error_from_validation
+from audit.stats.columns import FramesLike, is_binary, numeric_column
 from audit.stats.compare import (
     Comparison,
     compare_binary,
@@ -49,8 +51,8 @@ from audit.stats.compare import (
     compare_set,
     holm,
 )
+from audit.vocab import DESCRIPTIVE, IMAGE_METRICS, PAIR_KEY, SETTINGS, Metric
 
-PAIR_KEY: tuple[str, ...] = ("prompt_id", "seed", "sampler", "steps", "guidance")
 DEFAULT_GATE_PATH = Path(__file__).resolve().parents[1] / "gates" / "default.yaml"
 
 Verdict = Literal["pass", "regressed", "improved", "inconclusive", "skipped"]
@@ -60,7 +62,9 @@ class GateMetric(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    direction: Literal["higher", "lower"]
+    direction: Literal["higher", "lower"] | None = Field(
+        None, description="only for a metric no scorer declares (e.g. a column of an export)"
+    )
     margin: float = Field(0.0, ge=0.0, description="tolerated shortfall, in metric units")
     kind: Literal["auto", "binary", "continuous"] = "auto"
     test: Literal["auto", "mcnemar", "bootstrap", "wilcoxon"] = "auto"
@@ -145,29 +149,8 @@ class GateResult:
 
 def load_gate_config(path: str | Path) -> GateConfig:
     """Read and validate a gate file; every problem is a UserError naming file and field."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise UserError(
-            "gate file not found",
-            file=path,
-            fix=f"pass an existing file, or use the default {DEFAULT_GATE_PATH}",
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"not valid YAML: {exc}", file=path, fix="fix the YAML syntax") from None
-    return parse_gate_config(raw, source=str(path))
-
-
-def gate_directions(path: str | Path | None = None) -> dict[str, str]:
-    """name -> direction from a gate file (the default one when `path` is None), or {} when
-    there is none: how reports orient metrics the catalogue does not know (export files)."""
-    path = Path(path) if path is not None else DEFAULT_GATE_PATH
-    if not path.is_file():
-        return {}
-    return {m.name: m.direction for m in load_gate_config(path).metrics}
+    return parse_gate_config(read_yaml(path, what="gate file"), source=str(path))
 
 
 def parse_gate_config(raw: Any, source: str = "gate file") -> GateConfig:
@@ -180,13 +163,10 @@ def parse_gate_config(raw: Any, source: str = "gate file") -> GateConfig:
     try:
         config = GateConfig.model_validate(dict(raw))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise UserError(
-            first["msg"],
+        raise error_from_validation(
+            exc,
             file=source,
-            field=loc or None,
-            fix="fields: alpha, metrics[name, direction, margin, kind, test], min_pairs, "
+            fix="fields: alpha, metrics[name, margin, kind, test, direction], min_pairs, "
             "missing_metrics, allow_unpaired, n_resamples, seed",
         ) from None
     config._source = source
@@ -212,55 +192,22 @@ def run_gate(
     verdicts: list[MetricVerdict] = []
     tested: list[tuple[MetricVerdict, float]] = []  # verdict to fill, margin
     for index, gm in enumerate(config.metrics):
-        where = f"metrics.{index}.name"
-        src_base = _locate(gm.name, baseline, base_images)
-        src_cand = _locate(gm.name, candidate, cand_images)
-        if src_base is None and src_cand is None:
-            if config.missing_metrics == "skip":
-                verdicts.append(
-                    MetricVerdict(
-                        gm.name,
-                        gm.direction,
-                        gm.margin,
-                        "-",
-                        "-",
-                        "skipped",
-                        note="in neither run (missing_metrics: skip)",
-                    )
-                )
-                continue
-            known = sorted(
-                _known_metrics(baseline, base_images) | _known_metrics(candidate, cand_images)
+        measured = _measured_as(
+            gm.name, index, (baseline, base_images), (candidate, cand_images), config
+        )
+        if measured is None:
+            direction = _declared_direction(gm, (baseline, candidate)) or "none"
+            note = "in neither run (missing_metrics: skip)"
+            verdicts.append(
+                MetricVerdict(gm.name, direction, gm.margin, "-", "-", "skipped", note=note)
             )
-            raise UserError(
-                f"metric '{gm.name}' is in neither run",
-                file=config.source,
-                field=where,
-                fix=f"use a metric the runs have ({', '.join(known) or 'none'}), remove it, "
-                "or set `missing_metrics: skip`",
-            )
-        if src_base is None or src_cand is None:
-            lacking = "baseline" if src_base is None else "candidate"
-            raise UserError(
-                f"metric '{gm.name}' is in only one run: the {lacking} lacks it",
-                file=config.source,
-                field=where,
-                fix=f"score the {lacking} run with the scorer that emits '{gm.name}', "
-                "or remove the metric from the gate file",
-            )
-        if src_base != src_cand:
-            raise UserError(
-                f"metric '{gm.name}' is per-image in one run and set-level in the other",
-                file=config.source,
-                field=where,
-                fix="compare runs scored by the same scorer version",
-            )
-        _check_direction(gm, baseline, candidate, config.source, index)
-        if src_base == "image":
-            verdict, comparison = _image_metric(gm, index, pairs, baseline, config)
+            continue
+        direction = _direction(gm, index, baseline, candidate, config.source)
+        if measured == "image":
+            verdict, comparison = _image_metric(gm, direction, index, pairs, baseline, config)
         else:
             verdict, comparison = _set_metric(
-                gm, baseline.sets, candidate.sets, base_name, cand_name, config
+                gm, direction, baseline.sets, candidate.sets, base_name, cand_name, config
             )
         verdicts.append(verdict)
         if comparison is not None:
@@ -277,38 +224,6 @@ def run_gate(
         confidence=1.0 - 2.0 * config.alpha,
         notes=notes,
     )
-
-
-def gate_files(
-    baseline: str | Path,
-    candidate: str | Path,
-    gate: str | Path | None = None,
-    *,
-    junit: str | Path | None = None,
-    markdown: str | Path | None = None,
-    baseline_model: str | None = None,
-    candidate_model: str | None = None,
-) -> GateResult:
-    """What `t2i-audit gate` does: load both runs, run the gate, write the requested files."""
-    from audit.store.frames import load_frames  # type: ignore[import-not-found,unused-ignore]
-
-    config = load_gate_config(gate if gate is not None else DEFAULT_GATE_PATH)
-    result = run_gate(
-        load_frames(Path(baseline)),
-        load_frames(Path(candidate)),
-        config,
-        baseline_model=baseline_model,
-        candidate_model=candidate_model,
-    )
-    if junit is not None:
-        from audit.report.junit import write_junit
-
-        write_junit(result, Path(junit))
-    if markdown is not None:
-        from audit.report.gate_markdown import write_gate_markdown
-
-        write_gate_markdown(result, Path(markdown))
-    return result
 
 
 # --- pairing ---------------------------------------------------------------------------
@@ -440,7 +355,10 @@ def _one_model(images: pd.DataFrame, requested: str | None, side: str) -> pd.Dat
 # --- metrics ---------------------------------------------------------------------------
 
 
-def _locate(name: str, frames: FramesLike, images: pd.DataFrame) -> str | None:
+Measured = Literal["image", "set"]
+
+
+def _locate(name: str, frames: FramesLike, images: pd.DataFrame) -> Measured | None:
     if name in images.columns and name not in DESCRIPTIVE:
         return "image"
     sets = frames.sets
@@ -456,23 +374,118 @@ def _known_metrics(frames: FramesLike, images: pd.DataFrame) -> set[str]:
     return names
 
 
-def _check_direction(
-    gm: GateMetric, baseline: FramesLike, candidate: FramesLike, source: str, index: int
-) -> None:
-    for frames in (baseline, candidate):
-        known = catalog_entry(frames.catalog, gm.name)
-        if known is not None and known[1] in ("higher", "lower") and known[1] != gm.direction:
+def _measured_as(
+    name: str,
+    index: int,
+    base: tuple[FramesLike, pd.DataFrame],
+    cand: tuple[FramesLike, pd.DataFrame],
+    config: GateConfig,
+) -> Measured | None:
+    """Where both runs measure `name`: per image or per set; None when neither run has it
+    and the gate file skips such metrics. Every other case is a UserError with its fix."""
+    where = f"metrics.{index}.name"
+    src_base, src_cand = _locate(name, *base), _locate(name, *cand)
+    if src_base is None and src_cand is None:
+        if config.missing_metrics == "skip":
+            return None
+        known = sorted(_known_metrics(*base) | _known_metrics(*cand))
+        raise UserError(
+            f"metric '{name}' is in neither run",
+            file=config.source,
+            field=where,
+            fix=f"use a metric the runs have ({', '.join(known) or 'none'}), remove it, "
+            "or set `missing_metrics: skip`",
+        )
+    if src_base is None or src_cand is None:
+        lacking = "baseline" if src_base is None else "candidate"
+        raise UserError(
+            f"metric '{name}' is in only one run: the {lacking} lacks it",
+            file=config.source,
+            field=where,
+            fix=f"score the {lacking} run with the scorer that emits '{name}', "
+            "or remove the metric from the gate file",
+        )
+    if src_base != src_cand:
+        raise UserError(
+            f"metric '{name}' is per-image in one run and set-level in the other",
+            file=config.source,
+            field=where,
+            fix="compare runs scored by the same scorer version",
+        )
+    return src_base
+
+
+def _declaration(frames: FramesLike, name: str) -> Metric | None:
+    """How the run's scorers declared `name` (catalogue first, then generation's columns)."""
+    known = (frames.catalog or {}).get(name)
+    return known if known is not None else IMAGE_METRICS.get(name)
+
+
+def _declared_direction(gm: GateMetric, runs: tuple[FramesLike, ...]) -> str | None:
+    """The declared direction, else the gate file's; for metrics that are not tested."""
+    for frames in runs:
+        known = _declaration(frames, gm.name)
+        if known is not None and known.direction in ("higher", "lower"):
+            return str(known.direction)
+    return gm.direction
+
+
+def _direction(
+    gm: GateMetric, index: int, baseline: FramesLike, candidate: FramesLike, source: str
+) -> str:
+    """Which way is better for a tested metric: its scorer's declaration; the gate file's
+    `direction` only where no scorer declares one (a column of an exported file)."""
+    field = f"metrics.{index}.direction"
+    declared = {
+        str(known.direction)
+        for frames in (baseline, candidate)
+        if (known := _declaration(frames, gm.name)) is not None
+    }
+    if len(declared) > 1:
+        raise UserError(
+            f"the two runs' scorers declare different directions for '{gm.name}' "
+            f"({', '.join(sorted(declared))})",
+            file=source,
+            field=f"metrics.{index}.name",
+            fix="score both runs with the same scorer version",
+        )
+    if declared:
+        (direction,) = declared
+        if direction not in ("higher", "lower"):
             raise UserError(
-                f"the gate says '{gm.direction}' is better for '{gm.name}', its scorer says "
-                f"'{known[1]}'",
+                f"the scorer of '{gm.name}' declares no better direction: it cannot be gated",
                 file=source,
-                field=f"metrics.{index}.direction",
-                fix=f"set direction: {known[1]}",
+                field=f"metrics.{index}.name",
+                fix="remove the metric from the gate file, or gate a metric with a direction",
             )
+        if gm.direction is not None and gm.direction != direction:
+            raise UserError(
+                f"the gate says '{gm.direction}' is better for '{gm.name}', its scorer "
+                f"declares '{direction}'",
+                file=source,
+                field=field,
+                fix="remove `direction` from this metric: its scorer declares it",
+            )
+        return direction
+    if gm.direction is None:
+        raise UserError(
+            f"no scorer declares which way is better for '{gm.name}' (neither run's metric "
+            "catalogue has it, as with a column of an exported file)",
+            file=source,
+            field=field,
+            fix="add `direction: higher` or `direction: lower` to this metric, or gate run "
+            "directories, whose ledgers declare their metrics",
+        )
+    return gm.direction
 
 
 def _image_metric(
-    gm: GateMetric, index: int, pairs: pd.DataFrame, baseline: FramesLike, config: GateConfig
+    gm: GateMetric,
+    direction: str,
+    index: int,
+    pairs: pd.DataFrame,
+    baseline: FramesLike,
+    config: GateConfig,
 ) -> tuple[MetricVerdict, Comparison | None]:
     where = f"metrics.{index}"
     b_col = numeric_column(pairs[f"{gm.name}_base"])
@@ -485,11 +498,11 @@ def _image_metric(
             fix="gate a numeric metric, e.g. a rate derived from it",
         )
     b, c = b_col.to_numpy(), c_col.to_numpy()
-    known = catalog_entry(baseline.catalog, gm.name)
+    known = _declaration(baseline, gm.name)
     values = np.concatenate([b, c])
     binary_values = is_binary(values)
     if gm.kind == "auto":
-        kind = known[0] if known is not None and known[0] != "category" else None
+        kind = str(known.kind) if known is not None and known.kind != "category" else None
         kind = kind or ("binary" if binary_values else "continuous")
     else:
         kind = gm.kind
@@ -510,13 +523,13 @@ def _image_metric(
         )
     ok = ~(np.isnan(b) | np.isnan(c))
     n = int(ok.sum())
-    verdict = MetricVerdict(gm.name, gm.direction, gm.margin, kind, test, "inconclusive", n=n)
+    verdict = MetricVerdict(gm.name, direction, gm.margin, kind, test, "inconclusive", n=n)
     if n < config.min_pairs:
         verdict.note = f"only {n} pair(s) with values (min_pairs {config.min_pairs})"
         if n:
             verdict.base_mean, verdict.cand_mean = float(b[ok].mean()), float(c[ok].mean())
         return verdict, None
-    sign = 1.0 if gm.direction == "higher" else -1.0
+    sign = 1.0 if direction == "higher" else -1.0
     if test == "mcnemar":
         return verdict, compare_binary(b[ok], c[ok], sign, gm.margin, config.alpha)
     comparison = compare_continuous(
@@ -527,6 +540,7 @@ def _image_metric(
 
 def _set_metric(
     gm: GateMetric,
+    direction: str,
     base_sets: pd.DataFrame,
     cand_sets: pd.DataFrame,
     base_model: str,
@@ -535,7 +549,7 @@ def _set_metric(
 ) -> tuple[MetricVerdict, Comparison | None]:
     """Cell-level values (FID) use the scorers' intervals; per-prompt values (diversity
     across seeds) pair on (cell, prompt) and go through the paired continuous test."""
-    verdict = MetricVerdict(gm.name, gm.direction, gm.margin, "set", "set-normal", "inconclusive")
+    verdict = MetricVerdict(gm.name, direction, gm.margin, "set", "set-normal", "inconclusive")
     keys = [c for c in (*SETTINGS, "width", "height") if c in base_sets and c in cand_sets]
     merged = _set_rows_of(base_sets, gm.name, base_model).merge(
         _set_rows_of(cand_sets, gm.name, cand_model),
@@ -559,7 +573,7 @@ def _set_metric(
     b = merged["value_base"].to_numpy(dtype=np.float64)
     c = merged["value_cand"].to_numpy(dtype=np.float64)
     verdict.base_mean, verdict.cand_mean = float(b.mean()), float(c.mean())
-    sign = 1.0 if gm.direction == "higher" else -1.0
+    sign = 1.0 if direction == "higher" else -1.0
     if (merged["prompt_id"] != "").any():
         if gm.test == "mcnemar":
             raise UserError(

@@ -18,14 +18,14 @@ Budget: `--config default --threads 2 --stages vae,unet` took 81.9 minutes on 2 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import platform
 import shutil
-import sys
 import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -411,64 +411,63 @@ def load_for_resume(directory: Path, step: int, device: str) -> tuple[Any, tuple
     return vae.eval(), (unet, text, step)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m audit.toyworld.train", description=__doc__)
-    parser.add_argument("--out", type=Path, default=WEIGHTS)
-    parser.add_argument("--config", choices=sorted(models.CONFIGS), default="default")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
-    )
-    parser.add_argument("--stages", default="vae,clip,unet", help="comma list of vae, clip, unet")
-    parser.add_argument(
-        "--unet-minutes", type=float, default=None, help="stop the UNet stage after this long"
-    )
-    parser.add_argument("--stop-step", type=int, default=None, help="stop the UNet stage here")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=min(4, os.cpu_count() or 1),
-        help="processes that render the data (the pixels do not depend on it)",
-    )
-    parser.add_argument(
-        "--resume",
-        type=Path,
-        default=None,
-        help="continue the UNet stage from this pipeline directory (see --start-step)",
-    )
-    parser.add_argument("--start-step", type=int, default=0, help="the step --resume stopped at")
-    args = parser.parse_args(argv)
+STAGES = ("vae", "clip", "unet")
+COMMAND = "python -m audit.toyworld.train"
 
+
+def _default_workers() -> int:
+    return min(4, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """One training run; the fields are the command's options (see `audit.cli.toyworld`)."""
+
+    out: Path = WEIGHTS
+    config: str = "default"  # a name in models.CONFIGS
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None  # torch CPU threads; None: torch's choice
+    stages: Collection[str] = STAGES
+    unet_minutes: float | None = None  # stop the UNet stage after this long
+    stop_step: int | None = None  # stop the UNet stage at this step
+    workers: int = field(default_factory=_default_workers)  # processes rendering the data
+    resume: Path | None = None  # continue the UNet stage from this pipeline directory
+    start_step: int = 0  # the step `resume` stopped at
+
+
+def train(opts: TrainOptions, command: str = COMMAND) -> dict[str, float]:
+    """Run the chosen stages into `opts.out`; returns seconds per stage. `command` is recorded
+    in toy-shapes/training.json beside the seed, threads, machine and those seconds."""
     import torch
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    cfg = models.CONFIGS[args.config]
-    stages = set(args.stages.split(","))
-    out: Path = args.out
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    cfg = models.CONFIGS[opts.config]
+    stages = set(opts.stages)
+    out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     tok_dir = out / "_tokenizer"
     tokenizer = vocab.build_tokenizer(tok_dir)
-    log(f"config {cfg.name} on {args.device}; rendering {cfg.dataset} scenes (seed {args.seed})")
+    log(f"config {cfg.name} on {opts.device}; rendering {cfg.dataset} scenes (seed {opts.seed})")
     started = time.time()
     seconds: dict[str, float] = {}
-    data = Data(cfg, args.seed, tokenizer, args.device, workers=args.workers)
+    data = Data(cfg, opts.seed, tokenizer, opts.device, workers=opts.workers)
     seconds["render"] = time.time() - started
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
     resume = None
-    if args.resume is not None:
-        vae, resume = load_for_resume(args.resume, args.start_step, args.device)
+    if opts.resume is not None:
+        vae, resume = load_for_resume(opts.resume, opts.start_step, opts.device)
         stages = {"unet"}
     if "clip" in stages:
         t0 = time.time()
-        train_toyclip(cfg, data, tokenizer, out, tok_dir, args.seed, args.device)
+        train_toyclip(cfg, data, tokenizer, out, tok_dir, opts.seed, opts.device)
         seconds["clip"] = time.time() - t0
     if "vae" in stages or "unet" in stages:
         if resume is None:
             t0 = time.time()
-            vae = train_vae(cfg, data, gen, args.device)
+            vae = train_vae(cfg, data, gen, opts.device)
             seconds["vae"] = time.time() - t0
         if "unet" in stages:
             t0 = time.time()
@@ -479,28 +478,38 @@ def main(argv: list[str] | None = None) -> int:
                 out,
                 tok_dir,
                 gen,
-                args.device,
-                minutes=args.unet_minutes,
-                stop_step=args.stop_step,
+                opts.device,
+                minutes=opts.unet_minutes,
+                stop_step=opts.stop_step,
                 resume=resume,
             )
             seconds["unet"] = time.time() - t0
-            info_path = out / "toy-shapes" / "training.json"
-            info = json.loads(info_path.read_text())
-            given = sys.argv[1:] if argv is None else argv
             seconds["total"] = time.time() - started
-            info.update(
-                seed=args.seed,
-                command=" ".join(["python -m audit.toyworld.train", *given]),
-                threads=torch.get_num_threads(),
-                machine=f"{platform.machine()}, {os.cpu_count()} logical CPUs",
-                seconds={k: round(v, 1) for k, v in seconds.items()},
-            )
-            info_path.write_text(json.dumps(info, indent=1))
+            _record(out / "toy-shapes" / "training.json", opts, command, seconds)
     shutil.rmtree(tok_dir, ignore_errors=True)
     log("done")
-    return 0
+    return seconds
+
+
+def _record(info_path: Path, opts: TrainOptions, command: str, seconds: dict[str, float]) -> None:
+    """Add how the weights were made to the training.json that `train_diffusion` wrote."""
+    import torch
+
+    info = json.loads(info_path.read_text())
+    info.update(
+        seed=opts.seed,
+        command=command,
+        threads=torch.get_num_threads(),
+        machine=f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+        seconds={k: round(v, 1) for k, v in seconds.items()},
+    )
+    info_path.write_text(json.dumps(info, indent=1))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script, this file is a program entry point like audit/__main__.py, not a part
+    # of the library: its options live in audit.cli.toyworld, which imports this module (so
+    # the CLI is named here by string, not by an import).
+    import importlib
+
+    raise SystemExit(importlib.import_module("audit.cli.toyworld").train_main())

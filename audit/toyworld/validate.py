@@ -10,19 +10,18 @@ Rows (dicts with `check`, `model`, `steps`, `guidance`, `metric`, `value`, `n`):
   `builtin:toy-shapes-weak` at the most steps and `guidance`: toycount accuracies, toy-CLIP
   alignment of matched vs shuffled prompts, and `fd_toyclip` against procedural renders.
 
-Run as `python -m audit.toyworld.validate` too.
+Run as `python -m audit.toyworld.validate` too; both commands' options are in
+`audit.cli.toyworld`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the CLI imports this module for its options: keep that import light
+if TYPE_CHECKING:  # the CLI imports this module for its defaults: keep that import light
     import numpy as np
 
     from audit.toyworld import reader, world
@@ -141,7 +140,7 @@ def suite_metrics(
     import numpy as np
     import torch
 
-    from audit.scorers.toycount import ToyCountScorer
+    from audit.toyworld.toycount import ToyCountScorer
 
     scorer = ToyCountScorer()
     rows = []
@@ -191,7 +190,7 @@ def validate(
     from audit.prompts.loader import load_suite
     from audit.toyworld import toyclip, world
 
-    get_sampler(sampler, field="--sampler")  # a wrong name fails before minutes of work
+    get_sampler(sampler, field="sampler")  # a wrong name fails before minutes of work
     say = log or (lambda _m: None)
     rows: list[Row] = []
 
@@ -261,53 +260,10 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options, shared by `python -m audit.toyworld.validate` and `t2i-audit toyworld
-    validate`."""
-    parser.add_argument("--n-reader", type=int, default=1000)
-    parser.add_argument("--steps", default="2,5,10,25")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--guidance", type=float, default=3.0)  # best of a sweep
-    parser.add_argument(
-        "--also-guidance",
-        default="",
-        help="comma list of further guidance scales tried at the most steps",
-    )
-    parser.add_argument("--sampler", default="ddim", help="a name from `t2i-audit samplers`")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--weights", type=Path, default=WEIGHTS)
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
-
-
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    rows = validate(
-        n_reader=args.n_reader,
-        steps=[int(s) for s in args.steps.split(",")],
-        guidance=args.guidance,
-        also_guidance=[float(g) for g in args.also_guidance.split(",") if g],
-        sampler=args.sampler,
-        seeds=list(range(args.seeds)),
-        weights=args.weights,
-        device=args.device,
-        log=lambda m: print(m, file=sys.stderr, flush=True),
-    )
-    print(format_table(rows))
-    if args.json is not None:
-        import json
-
-        args.json.write_text(json.dumps(rows, indent=1))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m audit.toyworld.validate")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script, this file is a program entry point like audit/__main__.py, not a part
+    # of the library: its options live in audit.cli.toyworld, which imports this module (so
+    # the CLI is named here by string, not by an import).
+    import importlib
+
+    raise SystemExit(importlib.import_module("audit.cli.toyworld").validate_main())

@@ -69,8 +69,8 @@ def test_gate_fails_on_wrong_words_and_passes_against_itself(tmp_path: Path) -> 
     gate = tmp_path / "gate.yaml"
     gate.write_text(
         "alpha: 0.05\nmin_pairs: 10\nmetrics:\n"
-        "  - {name: ocr_exact, direction: higher, margin: 0.05}\n"
-        "  - {name: ocr_f1, direction: higher, margin: 0.05}\n"
+        "  - {name: ocr_exact, margin: 0.05}\n"  # the text scorer declares the directions
+        "  - {name: ocr_f1, margin: 0.05}\n"
     )
     junit = tmp_path / "gate.xml"
     md = tmp_path / "gate.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 from audit.report.gate_markdown import gate_markdown, write_gate_markdown
 from audit.report.junit import write_junit
 from audit.stats.gate import DEFAULT_GATE_PATH, GateResult, load_gate_config, run_gate
-from audit.stats.synthetic import synthetic_frames
+from tests.synthetic import synthetic_frames
 
 
 def _result(quality: float) -> GateResult:
@@ -70,3 +70,14 @@ def test_markdown_summary(tmp_path: Path) -> None:
     assert ok.startswith("## t2i-audit gate: ✅ no metric regressed")
     written = write_gate_markdown(result, tmp_path / "summary.md")
     assert written.read_text(encoding="utf-8") == text
+
+
+def test_markdown_arrows_follow_the_declared_directions() -> None:
+    result = _result(quality=0.0)
+    rows = {
+        line.split("`")[1]: line for line in gate_markdown(result).splitlines() if "| `" in line
+    }
+    assert rows["clip_score"].startswith("| `clip_score` ↑ |")
+    assert rows["brisque"].startswith("| `brisque` ↓ |")
+    # Skipped and declared by neither run: no arrow rather than a guess.
+    assert rows["toy_count_correct"].startswith("| `toy_count_correct` | ➖ skipped")

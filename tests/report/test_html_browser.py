@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from audit.report import write_report
-from audit.stats.synthetic import synthetic_frames
 from tests.browser import CHROMIUM
+from tests.synthetic import synthetic_frames
 
 pytestmark = [
     pytest.mark.browser,

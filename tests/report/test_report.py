@@ -14,7 +14,8 @@ import pytest
 
 from audit.errors import UserError
 from audit.report import ReportOptions, build_report, write_report
-from audit.stats.synthetic import SyntheticFrames, synthetic_frames
+from audit.vocab import Metric
+from tests.synthetic import SyntheticFrames, synthetic_frames
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +211,11 @@ def test_frames_without_scores_or_images_still_report(tmp_path: Path) -> None:
     bare = SyntheticFrames(images=images, catalog={})
     for fmt in ("md", "html", "json"):
         assert write_report(bare, fmt, tmp_path / f"r.{fmt}").stat().st_size > 200
-    with_score = dataclasses.replace(bare, images=images.assign(clip_score=[20.0, 21.0, 22.0]))
+    # Directions come from the scorers' declarations (the catalogue), never from a gate file.
+    declared = {"clip_score": Metric("clip_score", "higher")}
+    with_score = dataclasses.replace(
+        bare, images=images.assign(clip_score=[20.0, 21.0, 22.0]), catalog=declared
+    )
     html = write_report(with_score, "html", tmp_path / "s.html").read_text()
     assert "no image" in html  # missing file: a placeholder, not a broken request
 

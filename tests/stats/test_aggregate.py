@@ -19,7 +19,7 @@ from audit.stats.aggregate import (
 )
 from audit.stats.columns import resolve_metrics
 from audit.stats.resample import bootstrap_means, clopper_pearson, percentile_interval
-from audit.stats.synthetic import synthetic_frames
+from tests.synthetic import synthetic_frames
 
 
 def _scipy_percentile(x: np.ndarray, n_resamples: int, seed: int) -> tuple[float, float]:

@@ -18,9 +18,10 @@ from audit.stats.gate import (
     parse_gate_config,
     run_gate,
 )
-from audit.stats.synthetic import SyntheticFrames, synthetic_frames
+from audit.vocab import PAIR_KEY, Metric
+from tests.synthetic import SyntheticFrames, synthetic_frames
 
-KEY = ["prompt_id", "seed", "sampler", "steps", "guidance"]
+KEY = list(PAIR_KEY)
 
 
 def _pair(
@@ -50,7 +51,7 @@ def _gate(*metrics: dict, **extra) -> GateConfig:  # type: ignore[type-arg,no-un
     return parse_gate_config({"metrics": list(metrics), **extra})
 
 
-CLIP = {"name": "clip_score", "direction": "higher", "margin": 0.25}
+CLIP = {"name": "clip_score", "margin": 0.25}  # its scorer declares higher is better
 
 
 def _verdict(result, name):  # type: ignore[no-untyped-def]
@@ -63,7 +64,13 @@ def test_default_gate_file_loads() -> None:
     assert {"clip_score", "ocr_exact", "count_correct", "toy_count_correct", "nsfw_flag"} <= set(
         names
     )
-    assert names["nsfw_flag"].direction == "lower" and names["brisque"].direction == "lower"
+    # Directions come from the scorers' declarations, never from the shipped gate file.
+    assert all(m.direction is None for m in config.metrics)
+    base, cand = _pair(quality=0.0)
+    verdicts = {v.name: v for v in run_gate(base, cand, config).verdicts}
+    assert verdicts["nsfw_flag"].direction == "lower" and verdicts["brisque"].direction == "lower"
+    assert verdicts["nan_or_black"].direction == "lower"  # declared by generation itself
+    assert verdicts["clip_score"].direction == "higher"
     assert config.missing_metrics == "skip" and config.alpha == 0.05
 
 
@@ -98,7 +105,7 @@ def test_identical_runs_pass_every_metric() -> None:
 
 def test_verdict_uses_the_paired_statistics() -> None:
     base, cand = _pair(quality=-0.4, seed=5)
-    config = _gate(CLIP, {"name": "count_correct", "direction": "higher"})
+    config = _gate(CLIP, {"name": "count_correct"})
     result = run_gate(base, cand, config)
     merged = base.images.merge(cand.images, on=KEY, suffixes=("_b", "_c"))
     ref = compare_continuous(
@@ -147,7 +154,7 @@ def test_metric_absent_from_both_runs() -> None:
 def test_metric_in_only_one_run_is_an_error_even_when_skipping() -> None:
     base, cand = _pair(quality=0.0)
     cand = _with_images(cand, cand.images.drop(columns=["brisque"]))
-    config = _gate(CLIP, {"name": "brisque", "direction": "lower"}, missing_metrics="skip")
+    config = _gate(CLIP, {"name": "brisque"}, missing_metrics="skip")
     with pytest.raises(UserError, match="candidate lacks"):
         run_gate(base, cand, config)
 
@@ -234,8 +241,8 @@ def test_few_pairs_are_inconclusive_and_binary_kind_is_inferred() -> None:
         base,
         cand,
         _gate(
-            {"name": "ocr_exact", "direction": "higher"},
-            {"name": "my_ok", "direction": "higher"},
+            {"name": "ocr_exact"},
+            {"name": "my_ok", "direction": "higher"},  # no scorer declares it
             min_pairs=30,
         ),
     )
@@ -248,7 +255,7 @@ def test_few_pairs_are_inconclusive_and_binary_kind_is_inferred() -> None:
 
 def test_set_level_metrics() -> None:
     base, cand = _pair(quality=0.0)
-    fid = {"name": "fid", "direction": "lower", "margin": 2.0}
+    fid = {"name": "fid", "margin": 2.0}
     worse = dataclasses.replace(
         cand,
         sets=cand.sets.assign(
@@ -289,9 +296,82 @@ def test_per_prompt_set_metrics_pair_on_cell_and_prompt() -> None:
         extra = div.assign(model=model, value=div["value"] + shift)
         return dataclasses.replace(frames, sets=pd.concat([frames.sets, extra]))
 
+    # Not in the synthetic catalogue, so the gate file says which way is better.
     config = _gate({"name": "diversity_clip", "direction": "higher", "margin": 0.01})
     same = run_gate(with_div(base, "base", 0.0), with_div(cand, "cand", 0.0), config)
     v = _verdict(same, "diversity_clip")
     assert v.verdict == "pass" and v.n == 48 and v.test == "bootstrap"
     worse = run_gate(with_div(base, "base", 0.0), with_div(cand, "cand", -0.05), config)
     assert _verdict(worse, "diversity_clip").verdict == "regressed"
+
+
+def test_direction_comes_from_the_declaration() -> None:
+    base, cand = _pair(quality=-1.5)
+    # Repeating the declared direction is harmless; contradicting it is an error that names
+    # the gate file, the field and the fix.
+    agreeing = _gate({**CLIP, "direction": "higher"})
+    assert _verdict(run_gate(base, cand, agreeing), "clip_score").verdict == "regressed"
+    config = parse_gate_config(
+        {"metrics": [CLIP, {"name": "brisque", "direction": "higher"}]}, source="mine.yaml"
+    )
+    with pytest.raises(UserError) as err:
+        run_gate(base, cand, config)
+    text = str(err.value)
+    assert "mine.yaml" in text and "metrics.1.direction" in text
+    assert "declares 'lower'" in text and "remove `direction`" in text
+
+
+def test_undeclared_metric_needs_a_direction_from_the_gate_file() -> None:
+    base, cand = _pair(quality=0.0)
+    score = (base.images["seed"] % 2).astype(float)
+    base = _with_images(base, base.images.assign(plugin_score=score))
+    cand = _with_images(cand, cand.images.assign(plugin_score=score))
+    config = parse_gate_config({"metrics": [{"name": "plugin_score"}]}, source="plugin.yaml")
+    with pytest.raises(UserError) as err:
+        run_gate(base, cand, config)
+    text = str(err.value)
+    assert "plugin.yaml" in text and "metrics.0.direction" in text
+    assert "direction: higher" in text and "plugin_score" in text
+    given = _gate({"name": "plugin_score", "direction": "lower"})
+    assert _verdict(run_gate(base, cand, given), "plugin_score").direction == "lower"
+
+
+def test_export_without_catalogue_takes_the_gate_files_direction() -> None:
+    # Exported files carry no metric catalogue: the gate file's direction is all there is,
+    # while generation's own columns stay declared.
+    base, cand = _pair(quality=-1.5)
+    base, cand = (dataclasses.replace(f, catalog={}) for f in (base, cand))
+    with pytest.raises(UserError, match="metrics.0.direction"):
+        run_gate(base, cand, _gate(CLIP))
+    result = run_gate(base, cand, _gate({**CLIP, "direction": "higher"}, {"name": "nan_or_black"}))
+    assert _verdict(result, "clip_score").verdict == "regressed"
+    assert _verdict(result, "nan_or_black").direction == "lower"
+
+
+def test_metrics_without_a_better_direction_or_with_two_cannot_gate() -> None:
+    base, cand = _pair(quality=0.0)
+    spread = Metric("brisque", "none", "continuous", "no better direction")
+    base_none, cand_none = (
+        dataclasses.replace(f, catalog={**f.catalog, "brisque": spread}) for f in (base, cand)
+    )
+    with pytest.raises(UserError, match="declares no better direction"):
+        run_gate(base_none, cand_none, _gate({"name": "brisque"}))
+    flipped = Metric("brisque", "higher", "continuous", "another version")
+    disagreeing = dataclasses.replace(cand, catalog={**cand.catalog, "brisque": flipped})
+    with pytest.raises(UserError, match="declare different directions"):
+        run_gate(base, disagreeing, _gate({"name": "brisque"}))
+
+
+def test_labelled_columns_gate_under_their_own_name() -> None:
+    base, cand = _pair(quality=0.0)
+    column = "wm_bit_accuracy@wm2"
+    declared = Metric(column, "higher", "continuous", "bit accuracy of the second watermark")
+    frames = []
+    for frames_, shift in ((base, 0.0), (cand, -0.2)):
+        rng = np.random.default_rng(7)
+        values = np.clip(0.95 + 0.02 * rng.normal(size=len(frames_.images)) + shift, 0, 1)
+        labelled = _with_images(frames_, frames_.images.assign(**{column: values}))
+        frames.append(dataclasses.replace(labelled, catalog={**labelled.catalog, column: declared}))
+    result = run_gate(frames[0], frames[1], _gate({"name": column, "margin": 0.05}))
+    v = _verdict(result, column)
+    assert v.verdict == "regressed" and v.direction == "higher" and v.kind == "continuous"

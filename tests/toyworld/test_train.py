@@ -12,9 +12,10 @@ def test_training_command_writes_loadable_pipelines(tmp_path: Path) -> None:
     import torch
     from diffusers import StableDiffusionPipeline
 
-    from audit.toyworld import toyclip, train
+    from audit.cli.toyworld import train_main
+    from audit.toyworld import toyclip
 
-    assert train.main(["--config", "tiny", "--out", str(tmp_path), "--seed", "3"]) == 0
+    assert train_main(["--config", "tiny", "--out", str(tmp_path), "--seed", "3"]) == 0
     for name in ("toy-shapes", "toy-shapes-weak"):
         directory = tmp_path / name
         assert not list(directory.rglob("*.bin")) and list(directory.rglob("*.safetensors"))
@@ -42,10 +43,10 @@ def test_training_command_writes_loadable_pipelines(tmp_path: Path) -> None:
 def test_training_is_seeded(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from audit.toyworld import train
+    from audit.cli.toyworld import train_main
 
     for run in ("a", "b"):
-        train.main(["--config", "tiny", "--out", str(tmp_path / run), "--stages", "vae,unet"])
+        train_main(["--config", "tiny", "--out", str(tmp_path / run), "--stages", "vae,unet"])
     weights = "toy-shapes/unet/diffusion_pytorch_model.safetensors"
     a, b = load_file(str(tmp_path / "a" / weights)), load_file(str(tmp_path / "b" / weights))
     assert all((a[k] == b[k]).all() for k in a)
@@ -53,9 +54,10 @@ def test_training_is_seeded(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_validate_rows_on_freshly_trained_tiny_weights(tmp_path: Path) -> None:
-    from audit.toyworld import train, validate
+    from audit.cli.toyworld import train_main
+    from audit.toyworld import validate
 
-    train.main(["--config", "tiny", "--out", str(tmp_path)])
+    train_main(["--config", "tiny", "--out", str(tmp_path)])
     rows = validate.validate(
         n_reader=30,
         steps=(1, 2),

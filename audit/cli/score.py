@@ -1,0 +1,90 @@
+"""`t2i-audit score`: score an existing or ingested run, without generating."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from audit.cli.common import Subparsers, add_command, comma_list
+from audit.errors import UserError
+
+if TYPE_CHECKING:
+    from audit.config import ScorerEntry
+    from audit.scorers.runner import ScoreSummary
+
+
+def register(sub: Subparsers) -> None:
+    sp = add_command(sub, "score", cmd_score, "score an existing or ingested run (no generation)")
+    sp.add_argument("run")
+    sp.add_argument(
+        "--scorers", help="comma-separated names (default: the spec's, else all offline)"
+    )
+    sp.add_argument(
+        "--options",
+        help="YAML file mapping scorer name -> options, or a spec-style `scorers:` list",
+    )
+    sp.add_argument("--force", action="store_true", help="score again even if up to date")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from audit.scorers.runner import score_run
+    from audit.store.run_store import RunStore
+
+    run_dir = Path(args.run)
+    store = RunStore.open(run_dir)
+    try:
+        entries = scorer_entries(run_dir, args.scorers, args.options)
+        summary = score_run(store, entries, force=args.force, quiet=args.quiet)
+    finally:
+        store.close()
+    print_scoring(summary)
+    return 0
+
+
+def print_scoring(summary: ScoreSummary) -> None:
+    """What each scorer did. These lines are the result, so `--quiet` (no progress bars)
+    keeps them: a skipped scorer must be visible in CI too."""
+    for name, n in summary.scored.items():
+        print(f"{name}: scored {n}" + (" (nothing new)" if n == 0 else ""))
+    for name, needs in summary.skipped.items():
+        print(f"{name}: skipped, needs " + "; ".join(needs))
+
+
+def scorer_entries(
+    run_dir: Path, scorers: str | None, options_file: str | None
+) -> list[ScorerEntry]:
+    """Which scorer instances to run: `--scorers` (with options from `--options`), else a
+    `scorers:` list in the options file, else the run's own spec, else every offline scorer.
+
+    The options file maps scorer names to options (`watermark: {message: ...}`), or holds a
+    spec-style list (`scorers: [watermark, {watermark: {message: ..., as: wm2}}]`).
+    """
+    from audit.config import parse_scorer_entries, read_yaml
+    from audit.scorers.registry import default_registry
+    from audit.store.frames import run_info
+
+    options: dict[str, object] = {}
+    if options_file:
+        raw = read_yaml(Path(options_file), what="scorer options file")
+        if isinstance(raw, dict) and set(raw) == {"scorers"}:
+            listed = parse_scorer_entries(raw["scorers"], file=options_file)
+            return [e for e in listed if not scorers or e.name in comma_list(scorers)]
+        if not isinstance(raw, dict):
+            raise UserError(
+                "must map scorer names to options, or hold a `scorers:` list as in a spec",
+                file=options_file,
+                fix="e.g. `text: {upscale: 4}`",
+            )
+        options = raw
+    file = options_file or "--scorers"
+    if scorers:
+        return parse_scorer_entries(
+            [{n: options.get(n) or {}} for n in comma_list(scorers)], file=file
+        )
+    spec = run_info(run_dir).get("spec", {})
+    if spec.get("scorers"):
+        return parse_scorer_entries(spec["scorers"], file=run_dir / "run.json")
+    registry = default_registry()
+    offline = [n for n in registry.names() if registry.get(n).offline]
+    return parse_scorer_entries([{n: options.get(n) or {}} for n in offline], file=file)

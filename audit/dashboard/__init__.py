@@ -1,8 +1,9 @@
-"""The Streamlit dashboard's testable side: loading and caching runs (through
-`audit.store.frames` only), path safety, the tables and charts its pages show, and `launch`.
+"""The Streamlit dashboard: the app (`app.py`), its pages (`views/*_page.py`, listed in
+`navigation`), and the streamlit-free logic they show: loading and caching runs (through
+`audit.store.frames` only), path safety, tables, charts; `server` serves the app and `health`
+checks it without a browser.
 
-The pages themselves live in the top-level `dashboard/` folder (`dashboard/app.py`).
-Nothing here imports streamlit except `ui`, which only the pages use.
+Nothing here imports streamlit except `ui`, `app.py` and the pages.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import importlib
 import io
 import itertools
 import math
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from audit.dashboard.navigation import PAGE_URLS, app_file, page
+
 MODELS = ("model-a", "model-b", "model-c", "model-d")
 SAMPLERS = ("ddim", "euler_a", "dpmpp_2m")
 STEPS = (10, 20, 30, 50)
@@ -32,13 +33,13 @@ GUIDANCE = (3.0, 5.0, 7.5)
 SEEDS = (0, 1, 2, 3)
 CATEGORIES = ("objects", "counting", "text", "people", "scenes")
 ATTACKS = ("jpeg90", "jpeg50", "resize05", "crop08", "png")
-PAGES = ("runs", "leaderboard", "sweep", "images", "compare", "safety", "report")
+PAGES = PAGE_URLS
 TARGET_S = 3.0
 SCORE_BLOCK = 100
 
 
 def _metrics() -> list[Any]:
-    from audit.scorers.base import Metric
+    from audit.vocab import Metric
 
     out = [
         Metric("clip_score", "higher", "continuous", "fabricated"),
@@ -80,6 +81,7 @@ def fabricate(run_dir: Path, n_images: int = 20_000, seed: int = 0) -> int:
     `run_dir` through RunStore and Ledger; returns the number of images."""
     from audit.store.ledger import ImageRecord
     from audit.store.run_store import RunStore
+    from audit.vocab import request_row
 
     rng = np.random.default_rng(seed)
     cells = list(itertools.product(MODELS, SAMPLERS, STEPS, GUIDANCE))
@@ -88,32 +90,21 @@ def fabricate(run_dir: Path, n_images: int = 20_000, seed: int = 0) -> int:
     try:
         ledger = store.ledger
         shared = _placeholders(run_dir)
-        requests: list[dict[str, Any]] = []
+        requests: list[dict[str, Any]] = []  # ledger rows, as every writer builds them
         for (model, sampler, steps, guidance), p, s in itertools.product(
             cells, range(n_prompts), SEEDS
         ):
             ident = f"{model}|{sampler}|{steps}|{guidance}|{p}|{s}"
             requests.append(
-                {
-                    "key": hashlib.sha256(ident.encode()).hexdigest(),
-                    "model": model,
-                    "source": f"bench:{model}",
-                    "fingerprint": model,
-                    "dtype": "float16",
-                    "sampler": sampler,
-                    "steps": steps,
-                    "guidance": guidance,
-                    "width": 512,
-                    "height": 512,
-                    "seed": s,
-                    "suite": "bench",
-                    "prompt_id": f"p{p:03d}",
-                    "prompt": f"fabricated prompt number {p}",
-                    "negative": "",
-                    "category": CATEGORIES[p % len(CATEGORIES)],
-                    "expect_json": "{}",
-                }  # fmt: skip
-            )
+                request_row(
+                    key=hashlib.sha256(ident.encode()).hexdigest(),
+                    model=model, source=f"bench:{model}", fingerprint=model, dtype="float16",
+                    sampler=sampler, steps=steps, guidance=guidance, width=512, height=512,
+                    seed=s, suite="bench", prompt_id=f"p{p:03d}",
+                    prompt=f"fabricated prompt number {p}", negative="",
+                    category=CATEGORIES[p % len(CATEGORIES)], expect_json="{}",
+                )
+            )  # fmt: skip
         ledger.upsert_requests(requests, deactivate_others=True)
         n = len(requests)
         model_idx = np.array([MODELS.index(r["model"]) for r in requests])
@@ -129,7 +120,8 @@ def fabricate(run_dir: Path, n_images: int = 20_000, seed: int = 0) -> int:
                     )
                 )  # fmt: skip
         metrics = _metrics()
-        ledger.record_metrics("bench", metrics)
+        fabricated = {"scorer": "bench", "label": None, "version": "1", "identity": "bench"}
+        ledger.record_instance("bench", fabricated, metrics)
         quality = 0.4 + 0.05 * model_idx + 0.1 * np.log(steps_arr / 10 + 1)
         values: dict[str, np.ndarray] = {
             "clip_score": 26 + 6 * quality + rng.normal(0, 2, n),
@@ -181,18 +173,10 @@ class PageTime:
 
 def time_pages(root: Path, run: str, pages: tuple[str, ...] = PAGES) -> list[PageTime]:
     """Each page run cold (process cache emptied) and then warm, through AppTest."""
-    from audit.dashboard.paths import REPORTS_ENV
-    from audit.dashboard.server import app_path
+    from audit.dashboard.paths import reports_in_environment
 
-    before = os.environ.get(REPORTS_ENV)
-    os.environ[REPORTS_ENV] = str(root)
-    try:
-        return _time_pages(str(app_path()), run, pages)
-    finally:
-        if before is None:
-            os.environ.pop(REPORTS_ENV, None)
-        else:
-            os.environ[REPORTS_ENV] = before
+    with reports_in_environment(root):
+        return _time_pages(str(app_file()), run, pages)
 
 
 def _time_pages(app: str, run: str, pages: tuple[str, ...]) -> list[PageTime]:
@@ -206,20 +190,21 @@ def _time_pages(app: str, run: str, pages: tuple[str, ...]) -> list[PageTime]:
     importlib.import_module("audit.dashboard.compare")
     importlib.import_module("scipy.stats")
     out = []
-    for page in pages:
-        data.CACHE.clear()
-        data.OVERVIEWS.clear()
+    for url in pages:
         times = []
         errors: list[str] = []
         at = AppTest.from_file(app, default_timeout=600)
         at.query_params.update({"run": run, "baseline": run, "candidate": run})
-        at.switch_page(f"views/{page}.py")
+        at.run()  # a first run registers the pages; only then does switch_page find them
+        data.CACHE.clear()
+        data.OVERVIEWS.clear()
+        at.switch_page(page(url).script)
         for _ in range(2):
             start = time.perf_counter()
             at.run()
             times.append(time.perf_counter() - start)
             errors += [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
-        out.append(PageTime(page, times[0], times[1], errors))
+        out.append(PageTime(url, times[0], times[1], errors))
     return out
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from audit.errors import UserError
@@ -28,6 +30,21 @@ def reports_root(value: str | os.PathLike[str] | None = None) -> Path:
     """The reports directory: `value`, else $T2I_AUDIT_REPORTS, else ./reports (resolved)."""
     raw = value if value is not None else os.environ.get(REPORTS_ENV) or DEFAULT_REPORTS
     return Path(raw).expanduser().resolve()
+
+
+@contextmanager
+def reports_in_environment(root: Path) -> Iterator[None]:
+    """$T2I_AUDIT_REPORTS set to `root` while the app runs in this process (AppTest: health
+    check, benchmark), as the launcher sets it for a server; restored afterwards."""
+    before = os.environ.get(REPORTS_ENV)
+    os.environ[REPORTS_ENV] = str(root)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(REPORTS_ENV, None)
+        else:
+            os.environ[REPORTS_ENV] = before
 
 
 def is_run_dir(path: Path) -> bool:

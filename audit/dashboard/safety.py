@@ -1,73 +1,48 @@
 """Safety and provenance figures: rates with exact intervals per group, watermark robustness
 per attack, C2PA states.
 
-Rates are computed here straight from the images frame (k flagged of n measured, with a
-Clopper-Pearson interval), so they can be grouped by model or by cell alike.
+The rates and state counts are `audit.stats.safety`'s, the same computation and missing-value
+rule as the report's; this module only groups them by model or by cell and labels the groups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from audit.stats.columns import CELL, numeric_column
-from audit.stats.resample import clopper_pearson
+from audit.dashboard.tables import cell_label
+from audit.stats import safety as safety_stats
+from audit.stats.columns import CELL
 
-CONFIDENCE = 0.95
 WM_PREFIX = "wm_detected_"
 NO_ATTACK = "none"
 SAFETY_RATES = ("nsfw_flag", "pipeline_safety_flag", "safety_flag", "nan_or_black")
 PROVENANCE_RATES = ("wm_detected", "c2pa_present", "c2pa_ai_declared")
-GROUPINGS = {"model": ("model",), "cell": CELL}
-C2PA_ORDER = ("trusted", "valid", "invalid", "absent", "unreadable")
+GROUPINGS: dict[str, tuple[str, ...]] = {"model": ("model",), "cell": CELL}
 
 
-def group_labels(images: pd.DataFrame, by: str) -> pd.Series:
-    columns = GROUPINGS[by]
+def _labelled(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """`table`, grouped by GROUPINGS[by], with those columns replaced by one label, `group`."""
+    columns = list(GROUPINGS[by])
     if by == "model":
-        return images["model"].astype(str)
-    return pd.Series(
-        [
-            f"{m} · {s} · {st} steps · cfg {float(g):g}"
-            for m, s, st, g in images[list(columns)].itertuples(index=False)
-        ],
-        index=images.index,
-        dtype="object",
-    )
+        labels = table["model"].astype(str).tolist()
+    else:
+        labels = [cell_label(r) for r in table[columns].to_dict("records")]
+    out = table.drop(columns=columns)
+    out.insert(0, "group", labels)
+    return out
 
 
 def present(images: pd.DataFrame, names: Sequence[str]) -> list[str]:
     """Those of `names` that are numeric columns with at least one value."""
-    out = []
-    for name in names:
-        if name in images.columns:
-            values = numeric_column(images[name])
-            if values is not None and values.notna().any():
-                out.append(name)
-    return out
+    return safety_stats.measured(images, names)
 
 
 def rates(images: pd.DataFrame, metrics: Sequence[str], by: str = "model") -> pd.DataFrame:
     """group, metric, n (measured), k (value 1), rate = k / n, ci_low, ci_high."""
-    labels = group_labels(images, by) if not images.empty else pd.Series(dtype="object")
-    records = []
-    for metric in present(images, metrics):
-        values = numeric_column(images[metric])
-        assert values is not None
-        frame = pd.DataFrame({"group": labels, "v": values}).dropna(subset=["v"])
-        agg = frame.groupby("group", sort=True)["v"].agg(["size", "sum"])
-        for group, (n, k) in agg.iterrows():
-            records.append({"group": group, "metric": metric, "n": int(n), "k": int(round(k))})
-    out = pd.DataFrame(records, columns=["group", "metric", "n", "k"])
-    n = out["n"].to_numpy(dtype=np.float64)
-    k = out["k"].to_numpy(dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["rate"] = k / n
-    low, high = clopper_pearson(k, n, CONFIDENCE)
-    out["ci_low"], out["ci_high"] = low, high
-    return out
+    table = safety_stats.binary_rates(images, metrics, GROUPINGS[by])
+    return _labelled(table, by)
 
 
 def attacks(images: pd.DataFrame) -> list[str]:
@@ -94,14 +69,5 @@ def robustness(images: pd.DataFrame, by: str = "model") -> pd.DataFrame:
 
 
 def c2pa_states(images: pd.DataFrame, by: str = "model") -> pd.DataFrame:
-    """group, state, count: C2PA validation states; 'unreadable' where no state was recorded
-    for an image the c2pa scorer saw."""
-    if "c2pa_state" not in images.columns or images.empty:
-        return pd.DataFrame(columns=["group", "state", "count"])
-    states = images["c2pa_state"].where(images["c2pa_state"].notna(), "unreadable").astype(str)
-    frame = pd.DataFrame({"group": group_labels(images, by), "state": states})
-    counts = frame.groupby(["group", "state"], sort=True).size().rename("count").reset_index()
-    rank = {s: i for i, s in enumerate(C2PA_ORDER)}
-    counts["order"] = counts["state"].map(lambda s: rank.get(s, len(rank)))
-    counts = counts.sort_values(["group", "order"], kind="stable").drop(columns="order")
-    return counts.reset_index(drop=True)
+    """group, state, count: C2PA validation states, a missing state counted as `unreadable`."""
+    return _labelled(safety_stats.c2pa_states(images, GROUPINGS[by]), by)

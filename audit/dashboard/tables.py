@@ -35,7 +35,7 @@ def cell_label(row: Mapping[str, Any]) -> str:
 
 
 def cell_tuple_label(cell: Sequence[Any]) -> str:
-    """`cell_label` of a (model, sampler, steps, guidance) tuple."""
+    """`cell_label` of a cell tuple (audit.vocab.CELL order)."""
     return cell_label(dict(zip(CELL, cell, strict=True)))
 
 

@@ -1,16 +1,18 @@
-"""Where the built-in suites live: every prompts/<name>.yaml at the repository root is one."""
+"""Where the built-in suites live: every audit/prompts/suites/<name>.yaml is one."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
-# audit/prompts/builtin.py -> repository root. The suites ship beside the package, as the
-# design's layout has them; an install that is not editable must carry this folder along.
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "prompts"
+# Package data found through importlib.resources, so an installed wheel lists and loads the
+# same suites as a checkout. A Path, not a Traversable: the loader names the file in its
+# errors, and wheels install unzipped, so the resources are real files.
+BUILTIN_DIR = Path(str(files("audit.prompts") / "suites"))
 
 
 def builtin_suite_names() -> list[str]:
-    """Names of the built-in suites, sorted: the stems of prompts/*.yaml."""
+    """Names of the built-in suites, sorted: the stems of suites/*.yaml."""
     if not BUILTIN_DIR.is_dir():
         return []
     return sorted(path.stem for path in BUILTIN_DIR.glob("*.yaml") if path.is_file())

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from audit.cli import main
+from audit.dashboard.navigation import app_file, page
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+APP = app_file()  # the packaged app, as `t2i-audit dashboard` serves it
 
 SUITE = """\
 name: dash
@@ -158,16 +159,16 @@ def reports_env(reports: Reports, monkeypatch: pytest.MonkeyPatch) -> Reports:
     return reports
 
 
-def app_test(page: str | None = None, **query: str):  # type: ignore[no-untyped-def]
-    """An AppTest of the whole app (navigation included), switched to `page`, run once."""
+def app_test(url: str | None = None, **query: str):  # type: ignore[no-untyped-def]
+    """An AppTest of the whole app (navigation included), switched to page `url`, run once."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=120)
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
-    if page is not None:
-        at.switch_page(f"views/{page}.py")
+    if url is not None:
+        at.switch_page(page(url).script)
         at.run()
     return at
 

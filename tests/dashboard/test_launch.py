@@ -9,8 +9,9 @@ import pytest
 
 from audit.cli import build_parser, main
 from audit.dashboard import server as launch_module
+from audit.dashboard.navigation import app_file
 from audit.dashboard.paths import REPORTS_ENV
-from audit.dashboard.server import APP, command, environment
+from audit.dashboard.server import command, environment, plan
 
 
 def test_parser_defaults_to_localhost() -> None:
@@ -22,8 +23,11 @@ def test_parser_defaults_to_localhost() -> None:
 
 def test_command_runs_the_app_bound_to_the_host() -> None:
     argv = command(9123)
-    assert argv[:5] == [sys.executable, "-m", "streamlit", "run", str(APP)]
-    assert APP.is_file() and APP.parent.name == "dashboard"
+    app = app_file()
+    assert argv[:5] == [sys.executable, "-m", "streamlit", "run", str(app)]
+    # The app ships inside the package, not beside a source checkout.
+    assert app.is_file()
+    assert app.resolve().parent == Path(launch_module.__file__).resolve().parent
     flags = dict(zip(argv[5::2], argv[6::2], strict=True))
     assert flags["--server.port"] == "9123"
     assert flags["--server.address"] == "127.0.0.1"
@@ -34,6 +38,13 @@ def test_command_runs_the_app_bound_to_the_host() -> None:
 def test_environment_names_the_reports_directory(tmp_path: Path) -> None:
     env = environment(tmp_path)
     assert env[REPORTS_ENV] == str(tmp_path.resolve())
+
+
+def test_plan_says_what_will_run_without_starting(tmp_path: Path) -> None:
+    launch = plan(tmp_path, port=8700, host="0.0.0.0")
+    assert launch.url == "http://0.0.0.0:8700" and launch.reports == tmp_path.resolve()
+    assert launch.argv == command(8700, "0.0.0.0")
+    assert launch.env[REPORTS_ENV] == str(tmp_path.resolve())
 
 
 def test_cli_refuses_bad_input_without_starting(

@@ -132,7 +132,7 @@ def test_sweep_explorer_lines_heat_map_and_pareto_front(reports_env: Reports) ->
             front.append(cell)
     line = next(m for m in _markdown(at) if m.startswith("Pareto front"))
     assert line.startswith(f"Pareto front: **{len(front)}** of 8 cells")
-    for m, s, st_, g in front:
+    for m, s, st_, g, *_size in front:
         assert f"{m} · {s} · {st_} steps · cfg {g:g}" in line
 
     # The plotted series: brisque against steps, one line per sampler, guidance held at 1.

@@ -13,7 +13,7 @@ from audit.dashboard import images as image_logic
 from audit.dashboard import safety, tables
 from audit.stats.aggregate import Summary, summarize
 from audit.stats.columns import CELL
-from audit.stats.synthetic import synthetic_frames
+from tests.synthetic import synthetic_frames
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_leaderboard_filters_sorts_and_keeps_intervals(summary: Summary) -> None
     assert board["clip_score"].is_monotonic_decreasing  # the primary metric, higher is better
     ref = summary.overall().set_index([*CELL, "metric"])
     for row in board.to_dict("records"):
-        r = ref.loc[(row["model"], row["sampler"], row["steps"], row["guidance"], "clip_score")]
+        r = ref.loc[(*(row[c] for c in CELL), "clip_score")]
         assert row["clip_score"] == r["mean"]
         assert row["clip_score CI"] == tables.interval_text(r["ci_low"], r["ci_high"])
     worst_first = tables.leaderboard(summary, sort_by="brisque", best_first=False)
@@ -143,6 +143,8 @@ def test_grid_is_cells_by_seeds() -> None:
             "sampler": s,
             "steps": 1,
             "guidance": 2.0,
+            "width": 64,
+            "height": 64,
             "seed": seed,
             "prompt_id": "p",
             "prompt": "x",
@@ -151,8 +153,8 @@ def test_grid_is_cells_by_seeds() -> None:
         for m, s, seed in itertools.product(["b", "a"], ["x"], [3, 1])
     ]
     grid = image_logic.grid(pd.DataFrame(rows), "p")
-    assert grid.cells == [("a", "x", 1, 2.0), ("b", "x", 1, 2.0)]
+    assert grid.cells == [("a", "x", 1, 2.0, 64, 64), ("b", "x", 1, 2.0, 64, 64)]
     assert grid.seeds == [1, 3]
-    found = grid.at(("b", "x", 1, 2.0), 3)
+    found = grid.at(("b", "x", 1, 2.0, 64, 64), 3)
     assert found is not None and found["key"] == "bx3"
-    assert grid.at(("b", "x", 1, 2.0), 9) is None
+    assert grid.at(("b", "x", 1, 2.0, 64, 64), 9) is None

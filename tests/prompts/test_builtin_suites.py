@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import audit.prompts
 from audit.prompts import BUILTIN_DIR, builtin_suite_names, list_suites, load_suite
 
 OURS = {"counting": 30, "text": 30, "composition": 40, "general": 60}  # name -> minimum size
@@ -24,6 +25,8 @@ def test_names_are_the_yaml_files() -> None:
     names = builtin_suite_names()
     assert set(OURS) <= set(names)
     assert names == sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+    # Package data, so an installed wheel has them (tests/test_wheel.py checks one).
+    assert BUILTIN_DIR.resolve() == Path(audit.prompts.__file__).resolve().parent / "suites"
 
 
 @pytest.mark.parametrize("name", builtin_suite_names())

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from audit.dashboard import data, ui
+from audit.dashboard.navigation import page_file
 from audit.dashboard.paths import find_runs, resolve_run
 
 ui.page_header("Runs", "Every run under the reports directory; a sweep still running updates live.")
@@ -82,6 +83,6 @@ if isinstance(versions, dict) and versions:
 with st.expander("Spec and command line"):
     st.json({"spec": info.get("spec"), "argv": info.get("argv"), "scoring": info.get("scoring")})
 if over.has_report:
-    st.page_link("views/report.py", label=f"Report of {picked}", query_params={"run": picked})
+    st.page_link(page_file("report"), label=f"Report of {picked}", query_params={"run": picked})
 else:
     st.caption(f"No report yet: `t2i-audit report {run_dir}` writes one.")

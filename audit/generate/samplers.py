@@ -85,7 +85,9 @@ def family_of_scheduler(class_name: str) -> Family:
     return "flow" if class_name.startswith("FlowMatch") else "eps"
 
 
-def check_compatible(sampler: Sampler, native_scheduler: str, model_id: str) -> None:
+def check_compatible(
+    sampler: Sampler, native_scheduler: str, model_id: str, *, file: str | None = None
+) -> None:
     """An eps sampler on a flow model (or the reverse) is an error before anything runs."""
     model_family = family_of_scheduler(native_scheduler)
     if sampler.family != model_family:
@@ -93,6 +95,7 @@ def check_compatible(sampler: Sampler, native_scheduler: str, model_id: str) -> 
         raise UserError(
             f"sampler '{sampler.name}' ({sampler.family}) does not fit model '{model_id}', "
             f"whose native scheduler {native_scheduler} is a {model_family} sampler",
+            file=file,
             field="samplers",
             fix=f"use one of {fitting} for this model, or give it its own sweep",
         )

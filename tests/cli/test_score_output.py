@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import audit.sweep
 from audit.cli import main
 from audit.cli.score import print_scoring
 from audit.scorers.runner import ScoreSummary
+from audit.sweep import RunResult
 from tests.conftest import write_smoke_spec
 
 SUMMARY = ScoreSummary(
@@ -56,21 +56,15 @@ def test_score_prints_the_summary_even_when_quiet(
     assert captured.out.splitlines() == LINES and captured.err == ""
 
 
-@dataclass
-class _Result:
-    run_dir: Path
-    total: int = 4
-    generated: int = 1
-    skipped: int = 3
-    seconds: float = 2.0
-    scoring: ScoreSummary | None = None
+def _result(run_dir: Path, score: ScoreSummary | None = None) -> RunResult:
+    return RunResult(run_dir, total=4, generated=1, skipped=3, seconds=2.0, score=score)
 
 
 def test_run_prints_the_scoring_summary_after_the_run_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = write_smoke_spec(tmp_path)
-    results = [_Result(tmp_path / "smoke", scoring=SUMMARY), _Result(tmp_path / "smoke")]
+    results = [_result(tmp_path / "smoke", score=SUMMARY), _result(tmp_path / "smoke")]
     monkeypatch.setattr(audit.sweep, "run_sweep", lambda *a, **k: results.pop(0))
     assert main(["run", str(spec), "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()

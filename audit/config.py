@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from audit.errors import UserError, error_from_validation
+from audit.prompts.model import SuiteRef
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 DType = Literal["float32", "float16", "bfloat16"]
@@ -148,6 +158,14 @@ def parse_scorer_entries(raw: Any, *, file: str | Path) -> list[ScorerEntry]:
         raise UserError(str(exc), file=file, field="scorers", fix="label the entries") from None
 
 
+# A suite is a built-in name or a file path (its format picked from the file), or
+# `{path: FILE, format: NAME}` to state the format. The tag keeps errors to the mapping form.
+SuiteEntry = Annotated[
+    Annotated[str, Tag("name")] | Annotated[SuiteRef, Tag("file")],
+    Discriminator(lambda v: "name" if isinstance(v, str) else "file"),
+]
+
+
 class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -157,7 +175,7 @@ class SweepSpec(BaseModel):
     steps: list[int] = Field(min_length=1)
     guidance: list[float] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
-    suites: list[str] = Field(min_length=1)
+    suites: list[SuiteEntry] = Field(min_length=1)
     size: int | None = Field(default=None, ge=8, le=4096)
     width: int | None = Field(default=None, ge=8, le=4096)
     height: int | None = Field(default=None, ge=8, le=4096)
@@ -276,7 +294,8 @@ def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
         try:
             load_suite(suite, base)
         except UserError as exc:
-            exc.problem = f"suites.{i} ({suite!r}): {exc.problem}"
+            name = suite if isinstance(suite, str) else suite.path
+            exc.problem = f"suites.{i} ({name!r}): {exc.problem}"
             exc.file = exc.file or str(file)
             raise
     if spec.provenance.sign is not None:

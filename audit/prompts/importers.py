@@ -1,5 +1,9 @@
 """One reader per prompt file format. Each turns a file into Records; loader.py makes Prompts.
 
+Every format whose prompts can ask for rendered text (plain text, T2I-CompBench, PartiPrompts,
+DrawBench, I2P) takes the words inside the prompt's quotes as `expect.text`
+(`audit.prompts.quotes`); GenEval and our YAML format state their expectations themselves.
+
 A Record keeps where a prompt came from ("file:line" and a field path) so that every later
 check (validation, duplicate ids, positions) can name the exact spot in the user's file.
 Readers never skip a bad row: blank lines (and `#` comments in .txt) are the only lines they
@@ -11,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +26,15 @@ from pydantic import BaseModel, ValidationError
 
 from audit.errors import UserError
 from audit.prompts.model import ObjectExpectation
+from audit.prompts.quotes import quoted_words
+
+__all__ = ["quoted_words"]  # ingest reads targets of external images with the same rule
 
 FORMAT_DOC = "prompts/README.md"
 
-# T2I-CompBench ships color_val.txt, non_spatial_train.txt, complex_val_action.txt, ...: the
-# category is the longest of these names that starts the file name.
+# T2I-CompBench ships color_val.txt, non_spatial_train.txt, complex_val_action.txt, ...: a
+# file name is CompBench's when it is a category, alone or followed by _train, _val or _test
+# (and anything after that), so color_signs.txt stays plain text.
 COMPBENCH_CATEGORIES = (
     "3d_spatial",
     "non_spatial",
@@ -39,12 +46,10 @@ COMPBENCH_CATEGORIES = (
     "numeracy",
 )
 
+_COMPBENCH_SPLITS = ("train", "val", "test")
+
 M = TypeVar("M", bound=BaseModel)
 _SAME: Mapping[str, str] = MappingProxyType({})  # no renaming of field names
-
-# MARIO-Eval: target words are those inside single quotes. The lookarounds keep apostrophes
-# ("dog's", "boys'") from opening or closing a quote.
-_QUOTED = re.compile(r"(?<!\w)'([^']+)'(?!\w)")
 
 
 @dataclass(frozen=True)
@@ -100,17 +105,24 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def quoted_words(text: str) -> list[str]:
-    """Words inside single quotes, split at whitespace: "a sign 'OPEN 24' " -> [OPEN, 24]."""
-    return [word for phrase in _QUOTED.findall(text) for word in phrase.split()]
-
-
-def compbench_category(path: Path) -> str | None:
-    stem = path.stem.lower()
+def compbench_category(path: Path, *, strict: bool = True) -> str | None:
+    """color_val.txt -> color, complex_val_action.txt -> complex, color_signs.txt -> None
+    (strict, for telling the format from the name) or color (not strict: the format was
+    given, so a leading category is enough)."""
+    parts = path.stem.lower().split("_")
     for name in COMPBENCH_CATEGORIES:
-        if stem == name or stem.startswith(name + "_"):
+        size = name.count("_") + 1  # non_spatial and 3d_spatial are two parts
+        if "_".join(parts[:size]) != name:
+            continue
+        if not strict or len(parts) == size or parts[size] in _COMPBENCH_SPLITS:
             return name
     return None
+
+
+def with_text(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` plus expect.text from the quoted words of its prompt, when there are any."""
+    words = quoted_words(fields["text"])
+    return {**fields, "expect": {"text": words}} if words else fields
 
 
 def _lines(path: Path, comments: bool) -> Iterator[tuple[int, str]]:
@@ -125,19 +137,15 @@ def _lines(path: Path, comments: bool) -> Iterator[tuple[int, str]]:
 
 def read_txt(path: Path) -> list[Record]:
     """One prompt per line; blank lines and `#` comments skipped; 'quoted' words -> expect.text."""
-    records = []
-    for number, line in _lines(path, comments=True):
-        fields: dict[str, Any] = {"text": line}
-        words = quoted_words(line)
-        if words:
-            fields["expect"] = {"text": words}
-        records.append(Record(f"{path}:{number}", fields))
-    return records
+    return [
+        Record(f"{path}:{number}", with_text({"text": line}))
+        for number, line in _lines(path, comments=True)
+    ]
 
 
 def read_compbench(path: Path) -> list[Record]:
     """T2I-CompBench: one prompt per line, category from the file name (color_val.txt -> color)."""
-    category = compbench_category(path)
+    category = compbench_category(path, strict=False)
     if category is None:
         raise UserError(
             "cannot tell the T2I-CompBench category from the file name",
@@ -146,7 +154,9 @@ def read_compbench(path: Path) -> list[Record]:
             f"({', '.join(COMPBENCH_CATEGORIES)}), or use format 'txt'",
         )
     return [
-        Record(f"{path}:{number}", {"text": line, "category": category, "tags": [category]})
+        Record(
+            f"{path}:{number}", with_text({"text": line, "category": category, "tags": [category]})
+        )
         for number, line in _lines(path, comments=False)
     ]
 
@@ -155,12 +165,18 @@ def read_compbench(path: Path) -> list[Record]:
 
 
 def _table(
-    path: Path, *, delimiter: str, required: tuple[str, ...], header_hint: str, raw: bool = False
+    path: Path,
+    *,
+    delimiter: str,
+    required: tuple[str | tuple[str, ...], ...],
+    header_hint: str,
+    raw: bool = False,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Rows of a CSV/TSV as ("path:line", {lowercased column: stripped cell}).
 
-    `raw` reads without quote handling: PartiPrompts is plain TSV whose prompts contain
-    double quotes that are part of the text.
+    A tuple in `required` names columns of which exactly one must be there (DrawBench copies
+    head their prompts `Prompts` or `Prompt`). `raw` reads without quote handling:
+    PartiPrompts is plain TSV whose prompts contain double quotes that are part of the text.
     """
     stream = io.StringIO(read_text(path))
     if raw:
@@ -172,14 +188,7 @@ def _table(
         if header is None:
             raise UserError("the file is empty", file=path, fix=f"add the header {header_hint}")
         columns = [name.strip().lower() for name in header]
-        missing = [name for name in required if name.lower() not in columns]
-        if missing:
-            raise UserError(
-                f"header lacks column(s) {', '.join(missing)}; found {header}",
-                file=f"{path}:1",
-                field="header",
-                fix=f"the first line must be the header {header_hint}",
-            )
+        _check_header(columns, required, header, f"{path}:1", header_hint)
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if not row:
@@ -196,6 +205,35 @@ def _table(
         raise UserError(
             f"malformed table: {exc}", file=f"{path}:{reader.line_num}", fix="check the quoting"
         ) from None
+
+
+def _check_header(
+    columns: list[str],
+    required: tuple[str | tuple[str, ...], ...],
+    header: list[str],
+    where: str,
+    hint: str,
+) -> None:
+    missing = []
+    for need in required:
+        names = (need,) if isinstance(need, str) else need
+        found = [name for name in names if name.lower() in columns]
+        if not found:
+            missing.append(" or ".join(names))
+        elif len(found) > 1:
+            raise UserError(
+                f"header has both columns {' and '.join(found)}; found {header}",
+                file=where,
+                field="header",
+                fix=f"keep one of them; the first line must be the header {hint}",
+            )
+    if missing:
+        raise UserError(
+            f"header lacks column(s) {', '.join(missing)}; found {header}",
+            file=where,
+            field="header",
+            fix=f"the first line must be the header {hint}",
+        )
 
 
 def _required_cell(row: dict[str, str], column: str, where: str) -> str:
@@ -222,20 +260,24 @@ def read_parti(path: Path) -> list[Record]:
             fields["category"] = row["category"]
         if row.get("challenge"):
             fields["tags"] = [row["challenge"]]
-        records.append(Record(where, fields))
+        records.append(Record(where, with_text(fields)))
     return records
 
 
 def read_drawbench(path: Path) -> list[Record]:
-    """DrawBench CSV: Prompts, Category (extra columns are allowed and not used)."""
+    """DrawBench CSV: Prompts (or Prompt), Category; extra columns are allowed and not used."""
     records = []
     for where, row in _table(
-        path, delimiter=",", required=("Prompts", "Category"), header_hint="'Prompts,Category'"
+        path,
+        delimiter=",",
+        required=(("Prompts", "Prompt"), "Category"),
+        header_hint="'Prompts,Category' or 'Prompt,Category'",
     ):
-        fields: dict[str, Any] = {"text": _required_cell(row, "Prompts", where)}
+        column = "Prompts" if "prompts" in row else "Prompt"
+        fields: dict[str, Any] = {"text": _required_cell(row, column, where)}
         if row["category"]:
             fields["category"] = row["category"]
-        records.append(Record(where, fields))
+        records.append(Record(where, with_text(fields)))
     return records
 
 
@@ -267,7 +309,7 @@ def read_i2p(path: Path) -> list[Record]:
         fields: dict[str, Any] = {"text": text, "tags": tags}
         if categories:
             fields["category"] = categories[0]
-        records.append(Record(where, fields))
+        records.append(Record(where, with_text(fields)))
     return records
 
 

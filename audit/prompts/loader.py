@@ -1,14 +1,17 @@
 """load_suite: a suite reference (built-in name or file path) -> a validated PromptSuite.
 
-The format comes from the `fmt` argument when given, else from the file:
+The format comes from the `fmt` argument (a spec's `{path: FILE, format: NAME}`) when given,
+else it is picked from the file, and the suite records what it was picked from
+(`PromptSuite.format_from`, see `format_note`):
 
   .yaml/.yml  our suite format (prompts/README.md)
   .tsv        PartiPrompts
-  .csv        DrawBench (header has `Prompts`) or I2P (header has `prompt` and `categories`)
+  .csv        I2P (header has `prompt` and `categories`), else DrawBench (header has
+              `Prompts`, or `Prompt` and `Category`)
   .jsonl      GenEval evaluation_metadata.jsonl
-  .txt        T2I-CompBench when the file name starts with one of its categories
-              (color_val.txt, non_spatial_train.txt, ...), else plain text (MARIO-Eval style);
-              pass fmt="txt" or fmt="compbench" to overrule the name.
+  .txt        T2I-CompBench when the file name is one of its categories, alone or followed by
+              _train/_val/_test (color_val.txt, complex_val_action.txt, ...), else plain text
+              (MARIO-Eval style); pass fmt="txt" or fmt="compbench" to overrule the name.
 
 Prompts without an id get `<suite>-00001`, `<suite>-00002`, ... in file order, so the ids of
 an unedited file never change. Duplicate ids are an error.
@@ -17,9 +20,9 @@ an unedited file never change. Duplicate ids are an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import cast, get_args
 
 from audit.errors import UserError
 from audit.prompts.builtin import builtin_path, builtin_suite_names
@@ -37,9 +40,9 @@ from audit.prompts.importers import (
     read_yaml,
     validated,
 )
-from audit.prompts.model import SAFE_ID, Prompt, PromptSuite
+from audit.prompts.model import SAFE_ID, Prompt, PromptFormat, PromptSuite, SuiteRef
 
-Format = Literal["yaml", "parti", "drawbench", "geneval", "compbench", "i2p", "txt"]
+Format = PromptFormat
 FORMATS: tuple[str, ...] = get_args(Format)
 
 _READERS: dict[str, Callable[[Path], list[Record]]] = {
@@ -54,11 +57,17 @@ _BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".tsv": "parti", ".jsonl": "genev
 BUILTIN_PREFIX = "builtin:"
 
 
-def load_suite(ref: str, base_dir: Path | str, fmt: str | None = None) -> PromptSuite:
+def load_suite(ref: str | SuiteRef, base_dir: Path | str, fmt: str | None = None) -> PromptSuite:
     """Load a built-in suite by name (`counting` or `builtin:counting`) or a prompt file.
 
-    Relative paths resolve against `base_dir` (the folder of the sweep spec).
+    Relative paths resolve against `base_dir` (the folder of the sweep spec). A `SuiteRef`
+    carries its own format; `fmt` then must be None or the same.
     """
+    if isinstance(ref, SuiteRef):
+        if fmt is not None and ref.format is not None and fmt != ref.format:
+            raise ValueError(f"format {fmt!r} given for a suite entry of format {ref.format!r}")
+        fmt = fmt or ref.format
+        ref = ref.path
     if fmt is not None and fmt not in FORMATS:
         raise UserError(
             f"unknown prompt format '{fmt}'",
@@ -68,7 +77,14 @@ def load_suite(ref: str, base_dir: Path | str, fmt: str | None = None) -> Prompt
     name = ref.removeprefix(BUILTIN_PREFIX)
     builtin = builtin_path(name)
     if builtin is not None:
-        return _load(builtin, "yaml", source=BUILTIN_PREFIX + name, builtin_name=name)
+        if fmt not in (None, "yaml"):
+            raise UserError(
+                f"'{name}' is a built-in suite, in our YAML format, not {fmt}",
+                field="format",
+                fix="drop `format` for a built-in suite, or name a file path",
+            )
+        source = BUILTIN_PREFIX + name
+        return _load(builtin, "yaml", "built-in", source=source, builtin_name=name)
     if ref.startswith(BUILTIN_PREFIX):
         raise _unknown_suite(ref)
     path = Path(ref).expanduser()
@@ -80,7 +96,9 @@ def load_suite(ref: str, base_dir: Path | str, fmt: str | None = None) -> Prompt
         raise UserError(
             "is a folder, not a prompt file", file=path, fix="name one file of the folder"
         )
-    return _load(path, fmt or detect_format(path), source=str(path))
+    if fmt is not None:
+        return _load(path, fmt, "given", source=str(path))
+    return _load(path, *sniff_format(path), source=str(path))
 
 
 def _unknown_suite(ref: str, path: Path | None = None) -> UserError:
@@ -94,24 +112,33 @@ def _unknown_suite(ref: str, path: Path | None = None) -> UserError:
 
 
 def detect_format(path: Path) -> str:
+    """The format a file without a stated format is read in (see the module docstring)."""
+    return sniff_format(path)[0]
+
+
+def sniff_format(path: Path) -> tuple[str, str]:
+    """(format, what it was picked from) for a file whose format was not given."""
     suffix = path.suffix.lower()
     if suffix in _BY_SUFFIX:
-        return _BY_SUFFIX[suffix]
+        return _BY_SUFFIX[suffix], f"the file suffix {suffix}"
     if suffix == ".txt":
-        return "compbench" if compbench_category(path) else "txt"
+        if compbench_category(path):
+            return "compbench", "the file name (a T2I-CompBench category)"
+        return "txt", "the file suffix .txt (the name is no T2I-CompBench category)"
     if suffix == ".csv":
         first = read_text(path).partition("\n")[0]
         columns = {cell.strip().strip('"').lower() for cell in first.split(",")}
-        if "prompts" in columns:
-            return "drawbench"
         if {"prompt", "categories"} <= columns:
-            return "i2p"
+            return "i2p", "its CSV header (prompt, categories)"
+        if "prompts" in columns or {"prompt", "category"} <= columns:
+            return "drawbench", "its CSV header (Prompts or Prompt, and Category)"
         raise UserError(
             f"cannot tell the CSV format from its header {first.strip()!r}",
             file=f"{path}:1",
             field="header",
-            fix="DrawBench files start 'Prompts,Category'; I2P files have the columns "
-            "'prompt' and 'categories'",
+            fix="DrawBench files start 'Prompts,Category' or 'Prompt,Category'; I2P files "
+            "have the columns 'prompt' and 'categories'; or give the format in the spec: "
+            "{path: FILE, format: NAME}",
         )
     raise UserError(
         f"unknown prompt file type '{suffix or '(none)'}'",
@@ -121,7 +148,9 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _load(path: Path, fmt: str, *, source: str, builtin_name: str | None = None) -> PromptSuite:
+def _load(
+    path: Path, fmt: str, picked_from: str, *, source: str, builtin_name: str | None = None
+) -> PromptSuite:
     if fmt == "yaml":
         name, records = read_yaml(path)
     else:
@@ -148,7 +177,15 @@ def _load(path: Path, fmt: str, *, source: str, builtin_name: str | None = None)
             file=path,
             fix=f"add at least one prompt; the formats are described in {FORMAT_DOC}",
         )
-    return PromptSuite(name=name, source=source, prompts=_prompts(records, name))
+    prompts = _prompts(records, name)
+    # fmt is one of FORMATS: checked by load_suite or picked by sniff_format.
+    return PromptSuite(
+        name=name,
+        source=source,
+        prompts=prompts,
+        format=cast(PromptFormat, fmt),
+        format_from=picked_from,
+    )
 
 
 def _safe_name(stem: str) -> str:
@@ -197,6 +234,34 @@ def _check_expectations(prompt: Prompt, record: Record) -> None:
                 field=f"{base}.exclude[{index}]",
                 fix="exclude {name: X} means no X at all; {name: X, count: n} means fewer than n",
             )
+
+
+def format_note(suite: PromptSuite) -> str | None:
+    """A line saying which format a suite was read in, when it was picked from the file;
+    None when the spec gave it or the suite is built in."""
+    if suite.format_from in ("given", "built-in"):
+        return None
+    return (
+        f"suite {suite.name} ({suite.source}): read as {suite.format}, picked from "
+        f"{suite.format_from}; write {{path: ..., format: ...}} in the spec to choose"
+    )
+
+
+def suite_formats(refs: Sequence[str | SuiteRef], base_dir: Path | str) -> list[dict[str, str]]:
+    """Per suite of a spec: its name, source, format, how the format was chosen and, when it
+    was picked from the file, the `format_note` a run prints and records."""
+    out = []
+    for ref in refs:
+        suite = load_suite(ref, base_dir)
+        row = {
+            "name": suite.name,
+            "source": suite.source,
+            "format": suite.format,
+            "format_from": suite.format_from,
+        }
+        note = format_note(suite)
+        out.append(row if note is None else {**row, "note": note})
+    return out
 
 
 def describe(suite: PromptSuite) -> tuple[str, int, str]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 Relation = Literal["left of", "right of", "above", "below"]
+PromptFormat = Literal["yaml", "parti", "drawbench", "geneval", "compbench", "i2p", "txt"]
 
 
 class ObjectExpectation(BaseModel):
@@ -60,9 +61,26 @@ class Prompt(BaseModel):
         return value
 
 
+class SuiteRef(BaseModel):
+    """A spec's `suites:` entry written as a mapping: `{path: FILE, format: NAME}`.
+
+    With `format` the file is read in that format whatever its name; without it the format
+    is picked from the file (suffix, CSV header, T2I-CompBench file name), as for a bare path.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(min_length=1)
+    format: PromptFormat | None = None
+
+
 class PromptSuite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     source: str  # file path or "builtin:NAME"
     prompts: tuple[Prompt, ...]
+    format: PromptFormat = "yaml"
+    # How the format was chosen: "given", "built-in", or what it was picked from (e.g.
+    # "its CSV header"), so a run can say which format it guessed.
+    format_from: str = "given"

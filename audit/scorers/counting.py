@@ -5,10 +5,11 @@ images whose prompt names a class the detector cannot see (the Haar detector kno
 people only) or a colour the colour classifier cannot name. Count semantics are GenEval's, see
 `audit.scorers.geneval`.
 
-Thresholds default to GenEval's (0.3, and 0.9 for counting prompts), which were set for its
-Mask2Former detector. OWLv2's scores sit on another scale (transformers' own default cut is
-0.1), so numbers from this scorer are GenEval-style, not comparable with GenEval's published
-figures; compare models under one setting.
+Thresholds default to GenEval's (0.3, and 0.9 for counting prompts), as do the tie order
+and the overlap rule (none by default); they were set for its Mask2Former detector. OWLv2's
+scores sit on another scale (transformers' own default cut is 0.1), so numbers from this
+scorer are GenEval-style, not comparable with GenEval's published figures; compare models
+under one setting.
 """
 
 from __future__ import annotations
@@ -48,7 +49,14 @@ class CountingOptions(ScorerOptions):
     model: str = Field(default=OWLV2_DEFAULT, description="OWLv2 hub id or local directory")
     threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     counting_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
-    nms_iou: float = Field(default=0.5, gt=0.0, le=1.0, description="1.0 turns NMS off")
+    nms_iou: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="GenEval's max_overlap: drop a box whose overlap (GenEval's IoU) with a "
+        "more confident box of the same class reaches this; 1.0, GenEval's default, keeps "
+        "all. Open-vocabulary detectors that repeat boxes may want 0.5",
+    )
     max_per_class: int = Field(default=16, ge=1)
     position_margin: float = Field(default=0.1, ge=0.0)
     color: Literal["clip", "hsv"] = "clip"
@@ -88,7 +96,9 @@ class CountingScorer(ImageScorer[CountingOptions]):
     """Objects present, exact counts, colours and relative positions, GenEval-style."""
 
     name: ClassVar[str] = "counting"
-    version: ClassVar[str] = "1"
+    # 2: ties between equal scores ordered as GenEval's code orders them; no overlap
+    # suppression by default (it was 0.5), GenEval's inclusive-pixel IoU when asked for.
+    version: ClassVar[str] = "2"
     offline: ClassVar[bool] = False  # the default detector and colour model need weights
     batch_size = 8
 

@@ -4,9 +4,13 @@ Rules follow GenEval's `evaluate_images.py` (Ghosh et al., 2023):
 
 * a detection counts when its score is above 0.3, or above 0.9 for a counting prompt
   (GenEval raises the threshold for the whole image when the prompt is a counting prompt);
-* at most 16 detections per class, most confident first, then greedy NMS per class
-  (GenEval's default overlap limit is 1.0, i.e. off, because its Mask2Former already
-  deduplicates; open-vocabulary detectors such as OWLv2 need it on);
+* detections of a class are ordered most confident first as `np.argsort(scores)[::-1]`
+  orders them, so of two equal scores the one listed later comes first;
+* at most 16 detections per class, then greedy overlap suppression within each class only,
+  off by default: GenEval's `max_overlap` is 1.0 (its Mask2Former already deduplicates) and
+  it never suppresses across classes. When on, overlap is GenEval's `compute_iou`, which
+  counts box corners as inclusive pixels (+1 on each side), and a box is dropped when its
+  overlap with a kept one reaches the limit;
 * colour and position are judged on the most confident `count` detections of a class;
 * "A left of B" needs the centre offset, less 0.1 of the two boxes' summed size per axis, to
   point mostly left.
@@ -74,7 +78,7 @@ class Rules:
     threshold: float = 0.3
     counting_threshold: float = 0.9
     max_per_class: int = 16
-    nms_iou: float = 1.0  # 1.0 keeps overlapping boxes (GenEval default)
+    nms_iou: float = 1.0  # GenEval's max_overlap: 1.0 keeps overlapping boxes (its default)
     position_margin: float = 0.1
 
     def threshold_for(self, expect: Expectations) -> float:
@@ -115,6 +119,25 @@ def _area(box: Box) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
+def geneval_iou(a: Box, b: Box) -> float:
+    """GenEval's `compute_iou`: corners are inclusive pixel indices, so a box from x0 to x1
+    is x1 - x0 + 1 pixels wide (boxes that touch overlap by one pixel row)."""
+
+    def area(box: Box) -> float:
+        return max(box[2] - box[0] + 1, 0.0) * max(box[3] - box[1] + 1, 0.0)
+
+    inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    union = area(a) + area(b) - inter
+    return inter / union if union else 0.0
+
+
+def by_confidence(dets: Sequence[Detection]) -> list[Detection]:
+    """Most confident first, equal scores in reverse list order: `argsort(scores)[::-1]`
+    with numpy's stable order for ties, as GenEval sorts a class's detections."""
+    ascending = sorted(range(len(dets)), key=lambda i: dets[i].score)
+    return [dets[i] for i in reversed(ascending)]
+
+
 def select(
     detections: Iterable[Detection],
     threshold: float,
@@ -124,23 +147,25 @@ def select(
 ) -> dict[str, list[Detection]]:
     """Group by class, keep scores above `threshold`, cap per class, then greedy NMS.
 
-    The order of steps is GenEval's: sort by score, threshold, keep the first
-    `max_per_class`, then drop any box overlapping a kept one by `nms_iou` or more.
+    The order of steps is GenEval's: sort by score (`by_confidence`), threshold, keep the
+    first `max_per_class`, then drop any box of the same class whose `geneval_iou` with a
+    kept one is `nms_iou` or more (`nms_iou` 1.0: none dropped).
     """
     by_class: dict[str, list[Detection]] = {}
     for det in detections:
-        if det.score > threshold:
-            by_class.setdefault(normalize(det.label), []).append(det)
+        by_class.setdefault(normalize(det.label), []).append(det)
     groups: dict[str, list[Detection]] = {}
     for name, dets in by_class.items():
-        pending = sorted(dets, key=lambda d: d.score, reverse=True)[:max_per_class]
+        ranked = [d for d in by_confidence(dets) if d.score > threshold]
+        pending = ranked[:max_per_class]
         kept: list[Detection] = []
         while pending:
             best = pending.pop(0)
             kept.append(best)
-            if nms_iou < 1.0:
-                pending = [d for d in pending if iou(best.box, d.box) < nms_iou]
-        groups[name] = kept
+            if nms_iou != 1.0:
+                pending = [d for d in pending if geneval_iou(best.box, d.box) < nms_iou]
+        if kept:
+            groups[name] = kept
     return groups
 
 

@@ -15,13 +15,30 @@ The per-image `f1` here is 2PR / (P + R) of one image, for browsing single image
 `ned` (normalised edit distance, lower is better) compares the same two strings that
 `exact` compares: Levenshtein distance / length of the longer string, so ned == 0 exactly
 when exact is true, and 1 means nothing in common (e.g. nothing was read).
+
+MARIO-Eval compatibility (`mario_key_words`, `mario_scores`): TextDiffuser's own script
+(microsoft/unilm, textdiffuser/eval/ocr_eval.py) differs from the rules above where a prompt
+has no target, and in small ways elsewhere; its run-level numbers come out exactly only when
+those are kept too:
+
+  * targets are `re.findall(r"'(.*?)'", prompt.strip().lower())`, split at whitespace, so an
+    apostrophe inside a quote ends it ('Don't Panic!' targets "don");
+  * every image counts: one whose prompt has no target scores precision 0 and recall 0, and
+    accuracy 1 when nothing was read (both sorted concatenations are empty), else 0;
+  * every OCR entry is a word, an empty one too (an image where nothing was read is one
+    empty line of OCR output), and the denominators carry its + 1e-8;
+  * run level: P and R are plain means over all images, F = 2PR / (P + R + 1e-8).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+MARIO_EPS = 1e-8  # TextDiffuser's guard in every denominator; kept so numbers match exactly
+_MARIO_QUOTE = re.compile(r"'(.*?)'")
 
 
 @dataclass(frozen=True)
@@ -78,3 +95,33 @@ def ocr_metrics(read: Sequence[str], target: Sequence[str]) -> OcrMetrics:
         exact=read_joined == gold_joined,
         ned=normalised_edit_distance(read_joined, gold_joined),
     )
+
+
+@dataclass(frozen=True)
+class MarioScores:
+    precision: float
+    recall: float
+    accuracy: bool
+
+
+def mario_key_words(prompt: str) -> list[str]:
+    """MARIO-Eval's targets: words inside '...' of the lower-cased prompt (non-greedy)."""
+    return [w for phrase in _MARIO_QUOTE.findall(prompt.strip().lower()) for w in phrase.split()]
+
+
+def mario_scores(entries: Sequence[str], target: Sequence[str]) -> MarioScores:
+    """TextDiffuser's per-image precision, recall and accuracy of OCR `entries` (one per OCR
+    output line, blank ones included) against `target` (may be empty)."""
+    pred = [e.strip().lower() for e in entries]
+    gold = [t.strip().lower() for t in target]
+    matched = sum((Counter(pred) & Counter(gold)).values())
+    return MarioScores(
+        precision=matched / (len(pred) + MARIO_EPS),
+        recall=matched / (len(gold) + MARIO_EPS),
+        accuracy="".join(sorted(pred)) == "".join(sorted(gold)),
+    )
+
+
+def mario_f(precision: float, recall: float) -> float:
+    """MARIO-Eval's run-level F from the averaged precision and recall."""
+    return 2 * precision * recall / (precision + recall + MARIO_EPS)

@@ -3,6 +3,14 @@
 RapidOCR 3.x ships its PP-OCR detection, orientation and recognition ONNX files inside the
 package, so this scorer runs offline on onnxruntime. The comparison is MARIO-Eval's
 (see `audit.scorers.ocr_metrics`); the OCR engine is loaded once per scorer instance.
+
+Two sets of numbers, named apart:
+
+* `ocr_*` (default): images whose prompt has target words (`expect.text`, read from quotes by
+  the prompt importers, apostrophes handled) are judged; others get None.
+* `mario_*` (option `mario: true`): TextDiffuser's MARIO-Eval script reproduced, quirks
+  included: every image is judged, targets come from the prompt by MARIO's own regex, and the
+  report's `mario_f` is its run-level F. Use it to compare with published MARIO-Eval tables.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
-from audit.scorers.ocr_metrics import ocr_metrics, words
+from audit.scorers.ocr_metrics import mario_key_words, mario_scores, ocr_metrics, words
 from audit.scorers.packaged_files import packaged_files_requirement, packaged_tree_digest
 
 
@@ -52,11 +60,20 @@ class TextOptions(ScorerOptions):
         description="also OCR images whose prompt has no target text (fills ocr_text only); "
         "false skips them to save time",
     )
+    mario: bool = Field(
+        default=False,
+        description="also emit MARIO-Eval's own numbers (mario_precision, mario_recall, "
+        "mario_accuracy; the report adds run-level mario_f): every image counts, prompts "
+        "without target words score 0, targets come from the prompt by MARIO's regex",
+    )
 
 
 class TextScorer(ImageScorer[TextOptions]):
     name = "text"
-    version = "1"
+    # 2: MARIO-Eval columns; and the importers now find targets they missed (apostrophes in
+    # quotes, DrawBench, PartiPrompts). Targets are not part of a score's identity, so the
+    # version makes stored text scores recompute against them.
+    version = "2"
     offline = True
     batch_size = 8
 
@@ -100,6 +117,7 @@ class TextScorer(ImageScorer[TextOptions]):
                 description="normalised edit distance between the strings ocr_exact compares",
             ),
             Metric("ocr_text", "none", "category", "the text OCR read, lines joined by spaces"),
+            *(MARIO_METRICS if self.options.mario else []),
         ]
 
     def score_batch(self, items: Sequence[ScoreItem]) -> list[dict[str, Value]]:
@@ -108,11 +126,13 @@ class TextScorer(ImageScorer[TextOptions]):
         for item in items:
             target = words(getattr(item.expect, "text", None) or ())
             row: dict[str, Value] = {m.name: None for m in self.metrics()}
-            if not target and not opts.read_untargeted:
+            if not target and not opts.read_untargeted and not opts.mario:
                 rows.append(row)
                 continue
             lines = self.read(item.image())
             row["ocr_text"] = " ".join(lines)
+            if opts.mario:
+                row.update(mario_row(lines, item.prompt_text))
             if target:
                 m = ocr_metrics(words(lines), target)
                 row.update(
@@ -142,6 +162,32 @@ class TextScorer(ImageScorer[TextOptions]):
                 params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.options.threads
             self._ocr = RapidOCR(params=params)
         return self._ocr
+
+
+MARIO_METRICS = [
+    Metric(
+        "mario_precision",
+        "higher",
+        description="MARIO-Eval precision: every image counts, 0 where the prompt has no target",
+    ),
+    Metric("mario_recall", "higher", description="MARIO-Eval recall, every image counted"),
+    Metric("mario_accuracy", "higher", "binary", "MARIO-Eval accuracy, every image counted"),
+]
+
+
+def mario_row(lines: Sequence[str], prompt: str) -> dict[str, Value]:
+    """The mario_* values of one image from its OCR lines and its prompt text.
+
+    MARIO's OCR lists words, one per line; RapidOCR's lines are split into words to match,
+    and an image where nothing was read is one empty entry, as MARIO's OCR files have it.
+    """
+    entries = [w for line in lines for w in line.split()] or [""]
+    m = mario_scores(entries, mario_key_words(prompt))
+    return {
+        "mario_precision": m.precision,
+        "mario_recall": m.recall,
+        "mario_accuracy": float(m.accuracy),
+    }
 
 
 def _upscaled(image: Any, min_side: int) -> Any:

@@ -12,6 +12,13 @@ Intervals:
 * binary metrics: exact Clopper-Pearson.
 * `ocr_f1_run`: the MARIO-Eval F computed from the averaged precision and recall of a group
   (not the mean of per-image F), with a paired bootstrap of (precision, recall).
+  `mario_f`: the same from `mario_precision` and `mario_recall` (the text scorer's MARIO-Eval
+  compatibility columns), with TextDiffuser's + 1e-8 in the denominator so it matches its
+  script exactly.
+* `geneval_overall` (per cell, category "all"): GenEval's "Overall score", the mean over
+  prompt categories (GenEval's tasks) of each category's mean `geneval_score`, with a
+  stratified bootstrap interval (`audit.stats.task_mean`). The pooled `geneval_score` is
+  GenEval's other number, the share of correct images.
 * set-level metrics (FID, KID, ...) pass through with the interval their scorer reported.
 
 Speed: the metrics of a group that are defined on the same images are bootstrapped together,
@@ -36,6 +43,7 @@ from audit.stats.resample import (
     percentile_interval,
     t_interval,
 )
+from audit.stats.task_mean import mean_of_task_means
 
 ALL = "all"
 """The category label of rows that pool every prompt category."""
@@ -43,6 +51,18 @@ ALL = "all"
 OCR_PRECISION = "ocr_precision"
 OCR_RECALL = "ocr_recall"
 OCR_F1_RUN = "ocr_f1_run"
+MARIO_PRECISION = "mario_precision"
+MARIO_RECALL = "mario_recall"
+MARIO_F = "mario_f"
+MARIO_EPS = 1e-8  # TextDiffuser's guard, as in audit.scorers.ocr_metrics.MARIO_EPS
+GENEVAL_SCORE = "geneval_score"
+GENEVAL_OVERALL = "geneval_overall"
+
+# Run-level F from averaged precision and recall: (precision, recall, F column, epsilon).
+RUN_F = (
+    (OCR_PRECISION, OCR_RECALL, OCR_F1_RUN, 0.0),
+    (MARIO_PRECISION, MARIO_RECALL, MARIO_F, MARIO_EPS),
+)
 
 STAT_COLUMNS: list[str] = [
     *CELL,
@@ -107,6 +127,7 @@ class _Job:
     positions: list[int]  # record indices that receive the interval
     x: np.ndarray  # (k, m) values
     f1: bool = False  # two columns (precision, recall) -> one F record
+    eps: float = 0.0  # added to P + R in that F (MARIO-Eval's guard)
 
 
 def summarize(
@@ -126,11 +147,7 @@ def summarize(
     valid = ~np.isnan(values)
     binary = np.array([metrics[n].kind == "binary" for n in names], dtype=bool)
     continuous_idx = np.flatnonzero(~binary)
-    f1_pair = (
-        (names.index(OCR_PRECISION), names.index(OCR_RECALL))
-        if OCR_PRECISION in metrics and OCR_RECALL in metrics
-        else None
-    )
+    f_pairs = _f_pairs(names)
 
     rec: dict[str, list[Any]] = defaultdict(list)
     jobs: dict[int, list[_Job]] = defaultdict(list)
@@ -167,25 +184,78 @@ def summarize(
                 continue
             positions = [add(cell, category, metrics[names[j]], k, means[j]) for j in cols]
             jobs[k].append(_Job(positions, sub[pattern][:, cols]))
-        if f1_pair is not None:
-            both = ok[:, f1_pair[0]] & ok[:, f1_pair[1]]
+        for p_col, r_col, f_name, eps in f_pairs:
+            both = ok[:, p_col] & ok[:, r_col]
             k = int(both.sum())
             if k:
-                pr = sub[both][:, list(f1_pair)]
-                info = MetricInfo(OCR_F1_RUN, "continuous", "higher")
-                pos = add(cell, category, info, k, float(_f1(pr.mean(axis=0))[0]))
-                jobs[k].append(_Job([pos], pr, f1=True))
+                pr = sub[both][:, [p_col, r_col]]
+                info = MetricInfo(f_name, "continuous", "higher")
+                pos = add(cell, category, info, k, float(_f1(pr.mean(axis=0), eps)[0]))
+                jobs[k].append(_Job([pos], pr, f1=True, eps=eps))
 
     _binary_intervals(rec, binary_positions, opts.confidence)
     for k, group in jobs.items():
         _continuous_intervals(rec, k, group, opts)
+    overall_names = _add_task_means(images, names, values, opts, add, rec)
 
     stats = pd.DataFrame(rec, columns=STAT_COLUMNS)
     if sets is not None and not sets.empty:
         stats = pd.concat([stats, _set_rows(sets, catalog, directions, opts)], ignore_index=True)
     stats["n"] = stats["n"].astype("int64")
-    stats = _ordered(stats, [*names, OCR_F1_RUN])
+    stats = _ordered(stats, [*names, *(f for _, _, f, _ in f_pairs), *overall_names])
     return Summary(stats=stats, efficiency=efficiency(images), metrics=metrics)
+
+
+def _f_pairs(names: list[str]) -> list[tuple[int, int, str, float]]:
+    """(precision column, recall column, F name, epsilon) for each labelled or plain pair."""
+    index = {name: i for i, name in enumerate(names)}
+    out = []
+    for name in names:
+        base, at, label = name.partition("@")
+        for precision, recall, f_name, eps in RUN_F:
+            if base == precision and recall + at + label in index:
+                out.append((index[name], index[recall + at + label], f_name + at + label, eps))
+    return out
+
+
+def _add_task_means(
+    images: pd.DataFrame,
+    names: list[str],
+    values: np.ndarray,
+    opts: AggregateOptions,
+    add: Any,
+    rec: dict[str, list[Any]],
+) -> list[str]:
+    """A `geneval_overall` record per cell for every geneval_score column (labelled too)."""
+    columns = [(j, n) for j, n in enumerate(names) if n.partition("@")[0] == GENEVAL_SCORE]
+    if not columns or images.empty:
+        return []
+    if "category" in images.columns:
+        tasks = images["category"].fillna("uncategorised").astype(str).to_numpy()
+    else:
+        tasks = np.full(len(images), ALL, dtype=object)
+    out = []
+    for j, name in columns:
+        _, at, label = name.partition("@")
+        out_name = GENEVAL_OVERALL + at + label
+        out.append(out_name)
+        info = MetricInfo(out_name, "continuous", "higher")
+        for cell, _, rows in _groups(images, by_category=False):
+            got = mean_of_task_means(
+                values[rows, j],
+                tasks[rows],
+                confidence=opts.confidence,
+                n_resamples=opts.n_resamples,
+                seed=opts.seed,
+            )
+            if got.n == 0:
+                continue
+            pos = add(cell, ALL, info, got.n, got.mean)
+            if not np.isnan(got.ci_low):
+                rec["ci_low"][pos], rec["ci_high"][pos] = got.ci_low, got.ci_high
+                rec["ci_method"][pos] = "stratified-bootstrap"
+            rec["label"][pos] = f"mean of {got.tasks} task means"
+    return out
 
 
 def ocr_f1_run(precision: np.ndarray, recall: np.ndarray) -> float:
@@ -245,11 +315,12 @@ def _same_images(ok: np.ndarray, columns: np.ndarray) -> list[list[int]]:
     return list(groups.values())
 
 
-def _f1(pr: np.ndarray) -> np.ndarray:
-    """F from (..., 2) arrays of (precision, recall); 0 where both are 0."""
+def _f1(pr: np.ndarray, eps: float = 0.0) -> np.ndarray:
+    """F from (..., 2) arrays of (precision, recall); 0 where both are 0. `eps` is added to
+    the denominator (MARIO-Eval's guard)."""
     pr = np.atleast_2d(pr)
     p, r = pr[..., 0], pr[..., 1]
-    total = p + r
+    total = p + r + eps
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 2.0 * p * r / total, 0.0)
 
@@ -278,7 +349,7 @@ def _continuous_intervals(
             width = job.x.shape[1]
             part = dist[:, col : col + width]
             col += width
-            columns.append(_f1(part)[:, None] if job.f1 else part)
+            columns.append(_f1(part, job.eps)[:, None] if job.f1 else part)
             positions.extend(job.positions)
         low, high = percentile_interval(np.concatenate(columns, axis=1), opts.confidence)
         for i, lo, hi in zip(positions, low, high, strict=True):
@@ -287,7 +358,7 @@ def _continuous_intervals(
         return
     for job in group:
         if job.f1:
-            lo_hi = _f1_delta_interval(job.x, opts.confidence)
+            lo_hi = _f1_delta_interval(job.x, opts.confidence, job.eps)
             lows, highs = np.array([lo_hi[0]]), np.array([lo_hi[1]])
         else:
             mean = job.x.mean(axis=0)
@@ -297,16 +368,16 @@ def _continuous_intervals(
             rec["ci_low"][i], rec["ci_high"][i], rec["ci_method"][i] = lo, hi, "t"
 
 
-def _f1_delta_interval(pr: np.ndarray, confidence: float) -> tuple[float, float]:
+def _f1_delta_interval(pr: np.ndarray, confidence: float, eps: float = 0.0) -> tuple[float, float]:
     """Normal interval for F(mean P, mean R) by the delta method (large samples only)."""
     from scipy import stats
 
     k = pr.shape[0]
     p, r = pr.mean(axis=0)
-    f = float(_f1(np.array([p, r]))[0])
+    f = float(_f1(np.array([p, r]), eps)[0])
     if p + r <= 0:
         return f, f
-    grad = np.array([2 * r * r, 2 * p * p]) / (p + r) ** 2
+    grad = np.array([2 * r * (r + eps), 2 * p * (p + eps)]) / (p + r + eps) ** 2
     var = float(grad @ np.cov(pr, rowvar=False) @ grad) / k
     half = float(stats.norm.ppf(0.5 + confidence / 2)) * np.sqrt(max(var, 0.0))
     return f - half, f + half

@@ -39,7 +39,8 @@ def test_parti_tsv_keeps_quotes_category_and_challenge(tmp_path: Path) -> None:
     ]
     assert [p.category for p in suite.prompts] == ["Illustrations", "Outdoor Scenes", "Arts"]
     assert [p.tags for p in suite.prompts] == [("Basic",), ("Writing & Symbols",), ("Complex",)]
-    assert all(p.expect.is_empty() for p in suite.prompts)
+    # quoted words are the text to render, in PartiPrompts as in plain text
+    assert [p.expect.text for p in suite.prompts] == [(), ("Fly", "an", "airplane"), ("quoted",)]
 
 
 def test_drawbench_csv_with_extra_columns(tmp_path: Path) -> None:
@@ -57,8 +58,8 @@ def test_drawbench_csv_with_extra_columns(tmp_path: Path) -> None:
         ("Three dogs on the street.", "Counting"),
     ]
     assert [p.id for p in suite.prompts][-1] == "drawbench-00003"
-    # only the plain-text format reads quoted words as targets
-    assert suite.prompts[1].expect.text == ()
+    # DrawBench's Text prompts carry their quoted words as targets
+    assert [p.expect.text for p in suite.prompts] == [(), ("Hello",), ()]
 
 
 def test_geneval_jsonl_maps_include_exclude_and_position(tmp_path: Path) -> None:
@@ -129,14 +130,16 @@ def test_compbench_category_from_file_name(tmp_path: Path, name: str, category: 
     suite = load_suite(name, tmp_path)
     assert [p.text for p in suite.prompts] == ["a green bench and a blue bowl", "a man's 'red' hat"]
     assert {p.category for p in suite.prompts} == {category}
-    assert suite.prompts[1].expect.text == ()  # CompBench has no text targets
+    assert suite.prompts[1].expect.text == ("red",)  # quoted words are kept here too
 
 
 def test_compbench_name_can_be_overruled(tmp_path: Path) -> None:
-    write(tmp_path / "color_notes.txt", "a sign that says 'RED'\n")
-    assert load_suite("color_notes.txt", tmp_path).prompts[0].category == "color"
-    plain = load_suite("color_notes.txt", tmp_path, fmt="txt").prompts[0]
+    write(tmp_path / "color_val.txt", "a sign that says 'RED'\n")
+    assert load_suite("color_val.txt", tmp_path).prompts[0].category == "color"
+    plain = load_suite("color_val.txt", tmp_path, fmt="txt").prompts[0]
     assert (plain.category, plain.expect.text) == ("uncategorized", ("RED",))
+    forced = load_suite("color_val.txt", tmp_path, fmt="compbench").prompts[0]
+    assert forced.category == "color"
 
 
 def test_i2p_categories_and_hard_flag(tmp_path: Path) -> None:

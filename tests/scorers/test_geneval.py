@@ -14,8 +14,10 @@ from audit.scorers.geneval import (
     Detection,
     HsvColorClassifier,
     Rules,
+    by_confidence,
     class_names,
     classify_colors,
+    geneval_iou,
     iou,
     is_counting,
     judge,
@@ -113,7 +115,7 @@ def test_select_thresholds_strictly_sorts_caps_and_merges_case() -> None:
 def test_select_nms_keeps_best_of_overlapping_boxes_only_when_enabled() -> None:
     dets = [
         det("dog", (0, 0, 10, 10), 0.9),
-        det("dog", (1, 0, 11, 10), 0.8),  # IoU 90/110 = 0.82 with the first
+        det("dog", (1, 0, 11, 10), 0.8),  # GenEval's IoU 110/132 = 0.83 with the first
         det("dog", (30, 0, 40, 10), 0.7),
         det("cat", (1, 0, 11, 10), 0.6),  # other class: never suppressed by a dog
     ]
@@ -121,7 +123,145 @@ def test_select_nms_keeps_best_of_overlapping_boxes_only_when_enabled() -> None:
     kept = select(dets, 0.3, nms_iou=0.5)
     assert [d.score for d in kept["dog"]] == [0.9, 0.7]
     assert len(kept["cat"]) == 1
-    assert len(select(dets, 0.3, nms_iou=0.85)["dog"]) == 3  # 0.82 < 0.85 survives
+    assert len(select(dets, 0.3, nms_iou=0.85)["dog"]) == 3  # 0.83 < 0.85 survives
+
+
+# --- ties and overlap against GenEval's own code --------------------------------------------
+#
+# Recorded once from djghosh13/geneval at commit af4902f (evaluation/evaluate_images.py,
+# `evaluate_image` and `compute_iou` run unchanged) with numpy 1.23.5 (GenEval pins 1.23.1)
+# and CPython 3.11.7: mmdet, torch and open_clip were stubbed, `inference_detector` returned
+# the detections below as its per-class (n, 5) float32 arrays, in the order listed, and
+# `color_classification` returned each box's colour from this table. Options were GenEval's
+# defaults (threshold 0.3, counting_threshold 0.9, max_objects 16, position_threshold 0.1)
+# and max_overlap 1.0 unless a case names another. REFERENCE holds what it returned: whether
+# the image was correct and the boxes it kept per class, in its order.
+
+GENEVAL_CASES: dict[str, dict] = {
+    "tie_colour": {
+        "include": [{"class": "car", "count": 1, "color": "red"}],
+        "detections": [("car", (0, 0, 30, 30), 0.8, "red"), ("car", (50, 0, 80, 30), 0.8, "blue")],
+    },
+    "tie_colour_swapped": {
+        "include": [{"class": "car", "count": 1, "color": "red"}],
+        "detections": [("car", (0, 0, 30, 30), 0.8, "blue"), ("car", (50, 0, 80, 30), 0.8, "red")],
+    },
+    "tie_position": {
+        "include": [
+            {"class": "cat", "count": 1},
+            {"class": "dog", "count": 1, "position": ["right of", 0]},
+        ],
+        "detections": [
+            ("cat", (0, 40, 20, 60), 0.7, None),
+            ("cat", (80, 40, 99, 60), 0.7, None),
+            ("dog", (45, 40, 65, 60), 0.9, None),
+        ],
+    },
+    "three_way_tie": {
+        "include": [{"class": "cup", "count": 2, "color": "green"}],
+        "exclude": [{"class": "cup", "count": 3}],
+        "detections": [
+            ("cup", (0, 0, 10, 10), 0.95, "green"),
+            ("cup", (20, 0, 30, 10), 0.95, "green"),
+            ("cup", (40, 0, 50, 10), 0.95, "red"),
+        ],
+    },
+    "overlap_default_keeps_both": {
+        "include": [{"class": "apple", "count": 2}],
+        "exclude": [{"class": "apple", "count": 3}],
+        "detections": [
+            ("apple", (10, 10, 50, 50), 0.95, None),
+            ("apple", (14, 10, 54, 50), 0.93, None),
+        ],
+    },
+    "overlap_with_max_overlap_0_5": {
+        "max_overlap": 0.5,
+        "include": [{"class": "apple", "count": 2}],
+        "exclude": [{"class": "apple", "count": 3}],
+        "detections": [
+            ("apple", (10, 10, 50, 50), 0.95, None),
+            ("apple", (14, 10, 54, 50), 0.93, None),
+        ],
+    },
+    "no_suppression_across_classes": {
+        "max_overlap": 0.5,
+        "include": [{"class": "cat", "count": 1}, {"class": "dog", "count": 1}],
+        "detections": [("cat", (10, 10, 50, 50), 0.95, None), ("dog", (10, 10, 50, 50), 0.6, None)],
+    },
+    "touching_boxes_overlap_by_a_pixel": {
+        "max_overlap": 0.04,
+        "include": [{"class": "apple", "count": 2}],
+        "exclude": [{"class": "apple", "count": 3}],
+        "detections": [
+            ("apple", (0, 0, 10, 10), 0.95, None),
+            ("apple", (10, 0, 20, 10), 0.94, None),
+        ],
+    },
+}
+
+REFERENCE: dict[str, tuple[bool, dict[str, list[tuple[float, ...]]]]] = {
+    "tie_colour": (False, {"car": [(50, 0, 80, 30), (0, 0, 30, 30)]}),
+    "tie_colour_swapped": (True, {"car": [(50, 0, 80, 30), (0, 0, 30, 30)]}),
+    "tie_position": (
+        False,
+        {"cat": [(80, 40, 99, 60), (0, 40, 20, 60)], "dog": [(45, 40, 65, 60)]},
+    ),
+    "three_way_tie": (False, {"cup": [(40, 0, 50, 10), (20, 0, 30, 10), (0, 0, 10, 10)]}),
+    "overlap_default_keeps_both": (True, {"apple": [(10, 10, 50, 50), (14, 10, 54, 50)]}),
+    "overlap_with_max_overlap_0_5": (False, {"apple": [(10, 10, 50, 50)]}),
+    "no_suppression_across_classes": (True, {"cat": [(10, 10, 50, 50)], "dog": [(10, 10, 50, 50)]}),
+    "touching_boxes_overlap_by_a_pixel": (False, {"apple": [(0, 0, 10, 10)]}),
+}
+
+# compute_iou as printed by the same run
+REFERENCE_IOU = [
+    ((0, 0, 10, 10), (1, 0, 11, 10), 0.8333333333333334),
+    ((0, 0, 10, 10), (10, 0, 20, 10), 0.047619047619047616),
+    ((0, 0, 9, 9), (20, 20, 29, 29), 0.0),
+    ((2.5, 3.0, 40.5, 31.0), (10.0, 8.0, 44.0, 36.5), 0.5371225577264653),
+]
+
+
+def _geneval_expect(case: dict) -> Expectations:
+    def objs(items: list[dict]) -> tuple[ObjectExpectation, ...]:
+        out = []
+        for item in items:
+            fields = {k: v for k, v in item.items() if k != "class"}
+            if "position" in fields:
+                fields["position"] = tuple(fields["position"])
+            out.append(obj(item["class"], **fields))
+        return tuple(out)
+
+    return Expectations(objects=objs(case["include"]), exclude=objs(case.get("exclude", [])))
+
+
+@pytest.mark.parametrize("name", sorted(GENEVAL_CASES))
+def test_ties_and_overlap_match_genevals_code(name: str) -> None:
+    case = GENEVAL_CASES[name]
+    expect = _geneval_expect(case)
+    rules = Rules(nms_iou=case.get("max_overlap", 1.0))
+    dets = [det(label, box, score, color) for label, box, score, color in case["detections"]]
+    groups = select(dets, rules.threshold_for(expect), nms_iou=rules.nms_iou)
+    correct, kept = REFERENCE[name]
+    assert {k: [d.box for d in v] for k, v in groups.items()} == kept
+    assert judge(expect, dets, rules).correct is correct
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), REFERENCE_IOU)
+def test_geneval_iou_counts_inclusive_pixels(a, b, expected) -> None:  # type: ignore[no-untyped-def]
+    assert geneval_iou(a, b) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_by_confidence_puts_the_later_of_equal_scores_first() -> None:
+    dets = [det("x", (i, 0, i + 1, 1), s) for i, s in enumerate([0.5, 0.9, 0.5, 0.9, 0.7])]
+    assert [d.box[0] for d in by_confidence(dets)] == [3, 1, 4, 2, 0]
+
+
+def test_counting_scorer_defaults_to_genevals_overlap_rule() -> None:
+    from audit.scorers.counting import CountingOptions, CountingScorer
+
+    assert CountingOptions().nms_iou == 1.0
+    assert CountingScorer().rules() == Rules()
 
 
 # --- judging: one case per GenEval task ----------------------------------------------------

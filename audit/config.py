@@ -240,12 +240,12 @@ class SweepSpec(BaseModel):
         return check_distinct_instances(entries)
 
     @property
-    def image_width(self) -> int:
-        return self.width or self.size or 512
-
-    @property
-    def image_height(self) -> int:
-        return self.height or self.size or 512
+    def explicit_size(self) -> tuple[int, int] | None:
+        """(width, height) when the spec gives a size; None: each model's native size
+        (`audit.generate.native_size`), as diffusers pipelines default to."""
+        if self.width is not None and self.height is not None:
+            return self.width, self.height
+        return (self.size, self.size) if self.size is not None else None
 
 
 def parse_spec(data: Any, *, file: str | Path = "<spec>") -> SweepSpec:

@@ -1,4 +1,4 @@
-"""`t2i-audit bench [all|generate|score|ray]`, and `python -m audit.bench.gpu_check`.
+"""`t2i-audit bench [all|generate|score|fid|ray]`, and `python -m audit.bench.gpu_check`.
 
 Every benchmark measures its two sides in one process, so the printed ratios stand on their own.
 """
@@ -60,6 +60,12 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--clip-images", type=int, default=32)
     sp.add_argument("--rounds", type=int, default=3, help="alternating rounds, clip vs direct")
 
+    sp = bsub.add_parser("fid", help="FID state memory; per-cell Frechet distance vs scipy")
+    sp.set_defaults(func=cmd_fid)
+    sp.add_argument("--dim", type=int, default=2048, help="feature dimension (Inception: 2048)")
+    sp.add_argument("--cells", type=int, default=2, help="cells timed both ways")
+    sp.add_argument("--json", default=argparse.SUPPRESS, help="also write the table as JSON")
+
     sp = bsub.add_parser("ray", help="Ray with 2 workers vs 1 on a CPU-bound sweep")
     sp.set_defaults(func=cmd_ray)
     sp.add_argument("--images", type=int, default=16, help="images per side per round")
@@ -115,6 +121,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     return _print_suite(args, ["score"], sizes)
 
 
+def cmd_fid(args: argparse.Namespace) -> int:
+    from audit.bench.suite import SuiteSizes
+
+    if args.dim < 2 or args.cells < 1:
+        raise UserError(
+            "--dim must be at least 2 and --cells at least 1",
+            field="--dim" if args.dim < 2 else "--cells",
+            fix="e.g. t2i-audit bench fid --dim 2048 --cells 2",
+        )
+    sizes = SuiteSizes(fid_speed_dim=args.dim, fid_speed_cells=args.cells)
+    return _print_suite(args, ["fid"], sizes)
+
+
 def cmd_ray(args: argparse.Namespace) -> int:
     from audit.bench.suite import SuiteSizes
 
@@ -130,7 +149,7 @@ def _print_suite(
 
     result = run_suite(sections, sizes, log=lambda msg: say(msg, quiet=args.quiet))
     print(format_suite(result))
-    json_out = getattr(args, "json", None)  # only `bench` and `bench all` take --json
+    json_out = getattr(args, "json", None)  # `bench`, `bench all` and `bench fid` take --json
     if json_out:
         Path(json_out).write_text(json.dumps(result.to_json(), indent=2))
         print(f"json: {json_out}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import UserError
+from audit.generate.native_size import Size, native_of_dir
 from audit.registry import Registry
 
 BUILD_VERSION = 1  # bump when a random model's config or seed changes
@@ -63,6 +64,19 @@ class BuiltinModel:
     shipped_dir: Path | None = None
     scheduler: str = "DDIMScheduler"  # native scheduler, known without building the model
     missing_fix: str = "reinstall the package that provides it"  # shipped weights are absent
+    # (width, height) diffusers would default to, known without building the model; shipped
+    # models need not say: their configs are read.
+    native_size: Size | None = None
+
+
+def _native(sample_size: int, vae_blocks: list[int]) -> Size:
+    """diffusers' default resolution: sample_size * 2 ** (len(vae.block_out_channels) - 1)."""
+    side = sample_size * 2 ** (len(vae_blocks) - 1)
+    return side, side
+
+
+TINY_UNET_SAMPLE, TINY_VAE_BLOCKS = 32, [32, 64]
+SD15_UNET_SAMPLE = 64
 
 
 def _clip_text_config(**overrides: Any) -> Any:
@@ -130,7 +144,7 @@ def _build_tiny_random_sd(out_dir: Path, device: str) -> None:
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=2,
-        sample_size=32,
+        sample_size=TINY_UNET_SAMPLE,
         in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
@@ -139,7 +153,7 @@ def _build_tiny_random_sd(out_dir: Path, device: str) -> None:
         norm_num_groups=32,
     )
     vae = AutoencoderKL(
-        block_out_channels=[32, 64],
+        block_out_channels=TINY_VAE_BLOCKS,
         in_channels=3,
         out_channels=3,
         down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
@@ -169,7 +183,7 @@ def _build_sd15_arch(out_dir: Path, device: str) -> None:
 
     torch.manual_seed(0)
     with _init_device(device):
-        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768)
+        unet = UNet2DConditionModel(sample_size=SD15_UNET_SAMPLE, cross_attention_dim=768)
         vae = AutoencoderKL(**SD_VAE, sample_size=512)
         text_encoder = CLIPTextModel(_clip_text_config(**CLIP_L_TEXT, projection_dim=768))
     for m in (unet, vae, text_encoder):
@@ -237,18 +251,21 @@ for _model in [
         "tiny-random-sd",
         "tiny Stable Diffusion, random weights (seed 0); for tests and smoke runs",
         _build_tiny_random_sd,
+        native_size=_native(TINY_UNET_SAMPLE, TINY_VAE_BLOCKS),
     ),
     BuiltinModel(
         "sd15-arch-random",
         "Stable Diffusion 1.5 architecture, random fp16 weights; for GPU timing",
         _build_sd15_arch,
         scheduler="PNDMScheduler",
+        native_size=_native(SD15_UNET_SAMPLE, SD_VAE["block_out_channels"]),
     ),
     BuiltinModel(
         "sdxl-arch-random",
         "Stable Diffusion XL architecture, random fp16 weights; for GPU timing",
         _build_sdxl_arch,
         scheduler="EulerDiscreteScheduler",
+        native_size=_native(sdxl_unet_config()["sample_size"], SD_VAE["block_out_channels"]),
     ),
 ]:
     MODELS.register(_model.name, _model)
@@ -267,6 +284,20 @@ def builtin_fingerprint(name: str) -> str | None:
 def builtin_native_scheduler(name: str) -> str | None:
     model = MODELS.get(name)
     return model.scheduler if model.build is not None else None
+
+
+def builtin_native_size(name: str) -> Size | None:
+    """The declared native size, else the one in the shipped or already built configs."""
+    model = MODELS.get(name)
+    if model.native_size is not None:
+        return model.native_size
+    folder = model.shipped_dir if model.build is None else _cached_dir(name)
+    return native_of_dir(folder) if folder is not None else None
+
+
+def _cached_dir(name: str) -> Path | None:
+    target = cache_root() / "builtin" / f"{name}-v{BUILD_VERSION}"
+    return target if (target / "model_index.json").is_file() else None
 
 
 def builtin_available(name: str) -> bool:

@@ -14,8 +14,10 @@ from audit.generate.builtin import (
     builtin_fingerprint,
     builtin_names,
     builtin_native_scheduler,
+    builtin_native_size,
     resolve_builtin,
 )
+from audit.generate.native_size import Size, native_of_dir, native_of_hub
 
 _SAMPLE = 1 << 20  # bytes hashed from each end of a weight file
 
@@ -101,6 +103,19 @@ def fingerprint(source: str, revision: str | None = None, base_dir: Path | None 
     if local.is_dir():
         return dir_fingerprint(local)
     return f"hub:{source}@{revision or 'main'}"
+
+
+def native_size(
+    source: str, revision: str | None = None, base_dir: Path | None = None
+) -> Size | None:
+    """(width, height) the model generates at by default in diffusers, from its configs
+    (no weights loaded, nothing built); None when they declare no sample_size."""
+    if source.startswith(BUILTIN_PREFIX):
+        return builtin_native_size(source.removeprefix(BUILTIN_PREFIX))
+    local = _local_path(source, base_dir)
+    if local.is_dir():
+        return native_of_dir(local)
+    return native_of_hub(source, revision)
 
 
 def native_scheduler(source: str, revision: str | None = None, base_dir: Path | None = None) -> str:

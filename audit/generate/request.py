@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
@@ -78,13 +78,16 @@ def expand(
     spec: SweepSpec,
     suites: Iterable[PromptSuite],
     fingerprints: dict[str, str],
+    sizes: Mapping[str, tuple[int, int]],
 ) -> Iterator[GenerationRequest]:
     """Cross models x samplers x steps x guidance x seeds x prompts, in a stable order.
 
     The order groups by model then cell, so an executor changes models and schedulers rarely.
+    `sizes` maps model id -> (width, height) (`audit.generate.native_size.model_sizes`).
     """
     suites = list(suites)
     for model in spec.models:
+        width, height = sizes[model.id]
         for sampler in spec.samplers:
             for steps in spec.steps:
                 for guidance in spec.guidance:
@@ -100,8 +103,8 @@ def expand(
                                     sampler=sampler,
                                     steps=steps,
                                     guidance=float(guidance),
-                                    width=spec.image_width,
-                                    height=spec.image_height,
+                                    width=width,
+                                    height=height,
                                     seed=seed,
                                     **fields,
                                 )

@@ -1,25 +1,30 @@
-"""CLIP alignment between each image and its prompt (open_clip).
+"""CLIP alignment between each image and its prompt (open_clip or transformers models).
 
 ``clip_cosine`` is the cosine of the image and text embeddings; ``clip_score`` is
 ``100 * max(cosine, 0)``, torchmetrics' CLIPScore for one image-caption pair. Raw cosines of
-good Stable Diffusion outputs with ViT-L/14 are about 0.26-0.35.
+good Stable Diffusion outputs with ViT-L/14 are about 0.26-0.35. The set scorer ``clip_set``
+reports what torchmetrics' CLIPScore gives for a whole cell, ``clip_score_set`` =
+``100 * max(mean cosine, 0)`` (not the mean of the clamped per-image scores: the two differ
+when some cosines are negative).
 
-Images go through the model's own preprocessing by default (``resize: native``), as
-torchmetrics and published CLIP scores do. A ready model can be injected with
-`ClipScorer.from_components` (tiny test models) or `from_encoders`; a package may register a
-CLIP-like model under a name (`NamedClipModel`, entry-point group ``t2i_audit.clip_models``)
-that `model: NAME` then selects.
+`model` names an open_clip architecture, a transformers CLIP / SigLIP model (hub id such as
+``openai/clip-vit-large-patch14``, or a local directory), or a registered CLIP model; see
+clip_hf.py for how a value is recognised. Images go through the model's own preprocessing by
+default (``resize: native``), as torchmetrics and published CLIP scores do. A ready model can
+be injected with `ClipScorer.from_components` (tiny test models) or `from_encoders`; a package
+may register a CLIP-like model under a name (`NamedClipModel`, entry-point group
+``t2i_audit.clip_models``) that `model: NAME` then selects.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from audit.environment import pick_device
 from audit.registry import Registry
@@ -29,13 +34,20 @@ from audit.scorers.base import (
     Requirement,
     ScoreItem,
     ScorerOptions,
+    SetScorer,
     Value,
     package_requirement,
 )
+from audit.scorers.clip_hf import HFClipSource, looks_like_hub_id, looks_like_path
 from audit.scorers.features import ResizeMode, clip_identity, clip_weights_requirement
 from audit.scorers.identity import file_digest, tree_digest
 
 _TEXT_CACHE = 4096  # prompts' text embeddings kept (many seeds share one prompt)
+HF_ALTERNATIVE = (
+    "give a transformers CLIP model instead: `model: openai/clip-vit-large-patch14` "
+    "(torchmetrics' default, from the Hugging Face cache) or `model: DIR` (a directory "
+    "saved with save_pretrained)"
+)
 
 
 @dataclass(frozen=True)
@@ -76,12 +88,43 @@ class ClipOptions(ScorerOptions):
     # `weights` is named by its digest in `loads()`: moving the file changes no number.
     not_identity: ClassVar[frozenset[str]] = ScorerOptions.not_identity | {"weights"}
 
-    model: str = "ViT-L-14"  # an open_clip architecture, or a registered CLIP model's name
-    pretrained: str = "openai"
-    weights: Path | None = None
+    # An open_clip architecture, a transformers hub id or directory, or a registered name.
+    model: str = "ViT-L-14"
+    pretrained: str = "openai"  # open_clip's pretrained tag (open_clip architectures only)
+    revision: str | None = None  # branch, tag or commit of a hub id model
+    weights: Path | None = None  # a local open_clip checkpoint file
     batch_size: int = Field(default=16, ge=1)
     resize: ResizeMode = "native"
     device: str | None = None
+
+    @model_validator(mode="after")
+    def _options_fit_the_model(self) -> ClipOptions:
+        if self.weights is not None and (self.weights.expanduser() / "config.json").is_file():
+            raise ValueError(
+                "`weights` takes an open_clip checkpoint file; for a transformers model "
+                f"directory write `model: {self.weights}` instead"
+            )
+        hf = looks_like_path(self.model) or looks_like_hub_id(self.model)
+        if self.weights is not None and hf:
+            raise ValueError(
+                f"`weights` applies to open_clip architectures, not to {self.model!r} (a "
+                "transformers model carries its own weights): drop `weights`"
+            )
+        if self.revision is not None and not looks_like_hub_id(self.model):
+            raise ValueError(
+                f"`revision` pins a hub model (org/name), and {self.model!r} is not one: drop "
+                "`revision`, or give the hub id as `model`"
+            )
+        return self
+
+
+def hf_source(options: ClipOptions) -> HFClipSource | None:
+    """The transformers model `options.model` names, or None (registered name, open_clip)."""
+    if options.model in CLIP_MODELS:
+        return None
+    if looks_like_path(options.model) or looks_like_hub_id(options.model):
+        return HFClipSource(options.model, options.revision)
+    return None
 
 
 def clip_score_from_cosine(cosine: float) -> float:
@@ -102,9 +145,11 @@ class ClipScorer(ImageScorer[ClipOptions]):
         self._encode_texts: Callable[[list[str]], Any] | None = None  # texts -> embeddings
         self._text_cache: OrderedDict[str, Any] = OrderedDict()
         o = self.options
-        self.model_identity = (
-            o.model if o.model in CLIP_MODELS else clip_identity(o.model, o.pretrained)
-        )
+        self._hf = hf_source(o)
+        if o.model in CLIP_MODELS or self._hf is not None:
+            self.model_identity = o.model
+        else:
+            self.model_identity = clip_identity(o.model, o.pretrained)
 
     @classmethod
     def from_components(
@@ -177,15 +222,23 @@ class ClipScorer(ImageScorer[ClipOptions]):
             return [
                 Requirement(f"the weights of CLIP model '{opts.model}'", named.present(), named.fix)
             ]
+        hf = hf_source(opts)
+        if hf is not None:
+            return hf.requirements()
         reqs = [package_requirement("open_clip", "open-clip-torch")]
         if reqs[0].ok:
-            reqs.append(clip_weights_requirement(opts.model, opts.pretrained, opts.weights))
+            weights = clip_weights_requirement(opts.model, opts.pretrained, opts.weights)
+            if not weights.ok:  # a transformers model the user already has will do too
+                weights = replace(weights, fix=f"{weights.fix}; or {HF_ALTERNATIVE}")
+            reqs.append(weights)
         return reqs
 
     def loads(self) -> dict[str, str]:
         o = self.options
         if o.model in CLIP_MODELS:
             return {"clip_model": o.model, "weights": CLIP_MODELS.get(o.model).digest()}
+        if self._hf is not None:
+            return self._hf.loads()
         if o.weights is not None and o.weights.expanduser().is_file():
             return {"clip_model": o.model, "weights": file_digest(o.weights.expanduser())}
         return {"clip_model": o.model, "pretrained": o.pretrained}
@@ -216,6 +269,8 @@ class ClipScorer(ImageScorer[ClipOptions]):
                 std=named.std,
                 options=o,
             )
+        elif self._hf is not None:
+            loaded = self._load_hf(self._hf)
         else:
             model, preprocess, tokenizer = load_open_clip(
                 o.model, o.pretrained, o.weights, pick_device(o.device)
@@ -224,6 +279,36 @@ class ClipScorer(ImageScorer[ClipOptions]):
                 model, preprocess, tokenizer, name=self.model_identity, options=o
             )
         self._images, self._encode_texts = loaded._images, loaded._encode_texts
+
+    def _load_hf(self, source: HFClipSource) -> ClipScorer:
+        from audit.scorers import clip_hf
+        from audit.scorers.features import TorchExtractor
+
+        o, device = self.options, pick_device(self.options.device)
+        model, processor, kind = source.load(device)
+        encode_texts = clip_hf.text_encoder(model, processor, kind, device)
+        tower = clip_hf.image_tower(model)
+        if o.resize == "clean":
+            size, mean, std = clip_hf.clean_geometry(model, processor)
+            return self.from_encoders(
+                tower,
+                encode_texts,
+                name=o.model,
+                input_size=size,
+                mean=mean,
+                std=std,
+                options=o,
+            )
+        self._images = TorchExtractor(
+            name=o.model,
+            resize="native",
+            to_input=clip_hf.image_inputs(processor),  # the model's own processor
+            forward=lambda x: clip_hf.unit(tower(x)),
+            device=device,
+            batch_size=o.batch_size,
+        )
+        self._encode_texts = encode_texts
+        return self
 
     def _text_embeddings(self, texts: Sequence[str]) -> Any:
         """Unit text embeddings [n, d] (float64, CPU), cached per distinct prompt."""
@@ -256,6 +341,88 @@ class ClipScorer(ImageScorer[ClipOptions]):
     def score_batch(self, items: Sequence[ScoreItem]) -> list[dict[str, Value]]:
         cos = self.cosines([it.image() for it in items], [it.prompt_text for it in items])
         return [{"clip_score": clip_score_from_cosine(c), "clip_cosine": c} for c in cos]
+
+
+class ClipSetOptions(ClipOptions):
+    bootstrap: int = Field(default=1000, ge=0)  # resamples of the cell's images (0 = no CI)
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 0
+
+
+class ClipSetScorer(SetScorer[ClipSetOptions]):
+    """torchmetrics' CLIPScore over a whole cell: 100 * max(mean cosine, 0).
+
+    It keeps one float per image (the cosines), never the embeddings, and draws a percentile
+    bootstrap interval from them. The model and its options are the `clip` scorer's.
+    """
+
+    name = "clip_set"
+    version = "1"
+    offline = False
+
+    def __init__(self, options: ClipSetOptions | None = None) -> None:
+        super().__init__(options)
+        self._pairs = ClipScorer(self.options)
+        self._cosines: list[float] = []
+
+    @classmethod
+    def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
+        return ClipScorer.check(options if isinstance(options, ClipOptions) else None)
+
+    def loads(self) -> dict[str, str]:
+        return self._pairs.loads()
+
+    def metrics(self) -> list[Metric]:
+        level = f"{self.options.ci_level:.0%}"
+        return [
+            Metric(
+                "clip_score_set",
+                "higher",
+                description="torchmetrics' CLIPScore of the set: 100 * max(mean cosine, 0)",
+            ),
+            Metric("clip_score_set_ci_low", "none", description=f"{level} bootstrap bound"),
+            Metric("clip_score_set_ci_high", "none", description=f"{level} bootstrap bound"),
+        ]
+
+    def label(self) -> str:
+        return f"{self.name}/{self.version}: model {self._pairs.model_identity}"
+
+    def reset(self) -> None:
+        self._cosines = []
+
+    def update(self, items: Sequence[ScoreItem]) -> None:
+        images = [it.image() for it in items]
+        self._cosines += self._pairs.cosines(images, [it.prompt_text for it in items])
+
+    def compute(self) -> dict[str, Value]:
+        return set_clip_score(
+            self._cosines, self.options.bootstrap, self.options.ci_level, self.options.seed
+        )
+
+
+def set_clip_score(
+    cosines: Sequence[float], bootstrap: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict[str, Value]:
+    """`clip_score_set` and its percentile-bootstrap bounds from the cell's cosines."""
+    import numpy as np
+
+    out: dict[str, Value] = dict.fromkeys(
+        ("clip_score_set", "clip_score_set_ci_low", "clip_score_set_ci_high")
+    )
+    cos = np.asarray(cosines, dtype=np.float64)
+    if cos.size == 0:
+        return out
+    out["clip_score_set"] = clip_score_from_cosine(float(cos.mean()))
+    if bootstrap > 0 and cos.size >= 2:
+        rng = np.random.default_rng(seed)
+        means = np.empty(bootstrap)
+        for b in range(bootstrap):  # a loop: memory stays one resample, whatever the cell
+            means[b] = cos[rng.integers(0, cos.size, cos.size)].mean()
+        scores = 100.0 * np.maximum(means, 0.0)
+        tail = (1.0 - level) / 2.0
+        low, high = np.quantile(scores, [tail, 1.0 - tail])
+        out["clip_score_set_ci_low"], out["clip_score_set_ci_high"] = float(low), float(high)
+    return out
 
 
 class _Normalized:

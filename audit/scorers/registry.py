@@ -22,6 +22,7 @@ ScorerClass = type[ImageScorer[Any]] | type[SetScorer[Any]]
 
 BUILTIN: dict[str, str] = {
     "clip": "audit.scorers.clip:ClipScorer",
+    "clip_set": "audit.scorers.clip:ClipSetScorer",
     "fid": "audit.scorers.fid:FidScorer",
     "counting": "audit.scorers.counting:CountingScorer",
     "text": "audit.scorers.text:TextScorer",

@@ -35,6 +35,7 @@ NAMES = REGISTRY.names()
 # `check()` allows, and its behaviour checks are skipped (with the reason) when it does not.
 RUNNABLE: dict[str, dict[str, Any]] = {
     "clip": {"model": "toyclip"},
+    "clip_set": {"model": "toyclip"},
     "fid": {"reference": "builtin:toyworld", "extractor": "toyclip"},
     "diversity": {"extractor": "toyclip"},
 }

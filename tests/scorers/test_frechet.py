@@ -18,6 +18,7 @@ from audit.scorers.frechet import (
     normal_interval,
     trace_sqrt_product,
 )
+from audit.scorers.frechet_reference import FrechetReference
 
 torch.set_num_threads(1)
 
@@ -159,6 +160,63 @@ def test_symmetric_trace_equals_sqrtm_trace_and_singular_case_is_finite() -> Non
     assert np.isfinite(fd) and fd > 0
 
 
+# Recorded once with scipy 1.17.1 / numpy 2.4.6 (pytorch-fid's recipe, written out in
+# `_reference_fd`: scipy.linalg.sqrtm(s1 @ s2), real part, took 26 s here) for the inputs of
+# `_wide(20, 0.5, 1.5, 0.0)` and `_wide(21, 0.4, 1.7, 0.05)`; its imaginary part was 0.
+SCIPY_FD_2048 = 817.2302415719341
+
+
+def _wide(seed: int, lo: float, hi: float, shift: float, n: int = 2560) -> np.ndarray:
+    """n x 2048 features with per-dimension spreads from lo to hi (full-rank covariance)."""
+    z = np.random.default_rng(seed).standard_normal((n, 2048))
+    return z * np.linspace(lo, hi, 2048) + shift
+
+
+def test_factored_reference_matches_scipy_sqrtm_at_2048() -> None:
+    a, b = _wide(20, 0.5, 1.5, 0.0), _wide(21, 0.4, 1.7, 0.05)
+    reference = FrechetReference(a.mean(0), np.cov(a, rowvar=False))
+    assert reference.method == "cholesky"
+    ours = reference.distance(b.mean(0), np.cov(b, rowvar=False))
+    rel = abs(ours - SCIPY_FD_2048) / SCIPY_FD_2048
+    print(f"FD d=2048 ours={ours!r} scipy sqrtm (recorded)={SCIPY_FD_2048!r} rel={rel:.1e}")
+    assert rel < 1e-6
+
+
+def test_factored_reference_matches_scipy_when_singular_or_ill_conditioned() -> None:
+    d = 40
+    cell = _features(300, d, 30, shift=0.2, law=31)
+    cases = {
+        "full rank": _features(500, d, 32, law=33),
+        # Spreads over 8 decades: the Cholesky route must not lose digits to conditioning.
+        "ill-conditioned": _features(500, d, 34, law=35) * np.logspace(-4, 0, d),
+        "fewer images than dimensions": _features(25, d, 36, law=37),
+    }
+    methods = {}
+    for name, ref in cases.items():
+        reference = FrechetReference(ref.mean(0), np.cov(ref, rowvar=False))
+        methods[name] = reference.method
+        for other in (cell, cell[:12]):  # a full-rank cell and a singular one
+            s1, s2 = np.cov(ref, rowvar=False), np.cov(other, rowvar=False)
+            expected = float(np.trace(scipy.linalg.sqrtm(s1 @ s2).real))
+            got = reference.trace_sqrt(s2)
+            assert got == pytest.approx(expected, rel=1e-7), name
+            if len(other) > d:  # scipy's sqrtm is exact only off the singular case
+                fd = reference.distance(other.mean(0), s2)
+                assert fd == pytest.approx(_reference_fd(other, ref), rel=1e-8), name
+    assert methods["full rank"] == methods["ill-conditioned"] == "cholesky"
+    assert methods["fewer images than dimensions"] == "symmetric-sqrt"
+
+
+def test_eigenvalues_run_on_one_thread_and_restore_the_count() -> None:
+    torch.set_num_threads(2)
+    try:
+        x = _features(100, 8, 40)
+        FrechetReference(x.mean(0), np.cov(x, rowvar=False)).trace_sqrt(np.eye(8))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
 def test_state_memory_is_flat_in_image_count() -> None:
     d = 16
 
@@ -187,7 +245,7 @@ def test_poisson_bootstrap_is_batch_invariant_and_tracks_sampling_spread() -> No
     for i in range(0, 200, 7):
         many.update(x[i : i + 7])
     np.testing.assert_allclose(one.outer, many.outer, rtol=1e-12)
-    reps = one.frechet_replicates(mu_r, cov_r)
+    reps = one.frechet_replicates(FrechetReference(mu_r, cov_r))
     se_boot = float(np.std(reps, ddof=1))
 
     # The real sampling spread of FD over independent sets of 200 from the same law.

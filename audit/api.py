@@ -26,6 +26,7 @@ from audit.prompts.model import Expectations, Prompt
 from audit.scorers.base import ImageScorer, ScoreItem, SetScorer
 from audit.scorers.runner import build_scorer, score_run
 from audit.store.frames import Frames, export_table, load_run
+from audit.store.images import to_rgb
 from audit.store.run_store import RunStore
 from audit.sweep import RunResult, run_sweep
 from audit.vocab import Metric, column_name
@@ -141,7 +142,7 @@ def score(
             prompt_id=p.id,
             expect=p.expect,
             request={"prompt": p.text, "prompt_id": p.id, "category": p.category},
-            _image=img.convert("RGB"),
+            _image=to_rgb(img),  # as files are read: 16-bit scaled, alpha over white
         )
         for i, (img, p) in enumerate(zip(images, records, strict=True))
     ]

@@ -251,7 +251,10 @@ class SweepSpec(BaseModel):
 def parse_spec(data: Any, *, file: str | Path = "<spec>") -> SweepSpec:
     if not isinstance(data, dict):
         raise UserError(
-            "a sweep spec must be a YAML mapping", file=file, fix="see README for an example spec"
+            f"a sweep spec must be a YAML mapping, not {type(data).__name__}",
+            file=file,
+            field="(top level)",
+            fix="see README for an example spec",
         )
     try:
         return SweepSpec.model_validate(data)
@@ -269,6 +272,10 @@ def read_yaml(path: Path, *, what: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: say where
+            before = path.read_text(encoding="utf-8")[: exc.position]
+            line, column = before.count("\n") + 1, exc.position - before.rfind("\n")
+            where = f" at line {line}, column {column}"
         raise UserError(
             f"not valid YAML{where}: {getattr(exc, 'problem', exc)}",
             file=path,
@@ -276,6 +283,10 @@ def read_yaml(path: Path, *, what: str) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise UserError("not a UTF-8 text file", file=path, fix="save it as UTF-8") from None
+    except RecursionError:  # hostile nesting ([[[[...]]]]): the parser would overflow
+        raise UserError(
+            "not valid YAML: nested too deeply", file=path, field="(top level)", fix="flatten it"
+        ) from None
 
 
 def load_spec(path: str | Path) -> tuple[SweepSpec, Path]:

@@ -17,6 +17,7 @@ from audit.errors import UserError
 from audit.progress import progress, say
 from audit.prompts.importers import quoted_words, read_geneval
 from audit.prompts.model import SAFE_ID, Expectations
+from audit.store.images import probe, read_bounded
 from audit.store.run_store import RunStore
 from audit.vocab import request_row
 
@@ -50,25 +51,18 @@ class IngestItem:
 
 
 def _read_image(path: Path, where: str) -> tuple[bytes, str, int, int]:
-    from PIL import Image, UnidentifiedImageError
-
     if not path.is_file():
         raise UserError("image file not found", file=where, field="file", fix=f"check {path}")
-    data = path.read_bytes()
-    try:
-        import io
-
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            img.load()  # decode fully: a truncated file fails here, not in a scorer later
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    data = read_bounded(path)
+    # Decoded fully, with a pixel limit: a truncated file or a decompression bomb fails here,
+    # naming the file, before anything is written, not in a scorer later.
+    info = probe(data, path, formats=tuple(FORMAT_EXT))
+    fmt, width, height = info.format, info.width, info.height
+    if info.frames > 1:
         raise UserError(
-            f"not a readable image ({exc})", file=path, fix="re-export it as PNG, JPEG or WebP"
-        ) from None
-    if fmt not in FORMAT_EXT:
-        raise UserError(
-            f"image format {fmt} is not supported", file=path, fix="use PNG, JPEG or WebP"
+            f"an animated image ({info.frames} frames); runs hold still images",
+            file=path,
+            fix="export the frame to audit as PNG, JPEG or WebP",
         )
     return data, FORMAT_EXT[fmt], width, height
 
@@ -105,7 +99,10 @@ def read_jsonl_layout(src: Path, model: str | None) -> list[IngestItem]:
         )
     items: list[IngestItem] = []
     seen: dict[tuple[str, str], int] = {}
-    lines = meta.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = meta.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserError("not a UTF-8 text file", file=meta, fix="save it as UTF-8") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -116,6 +113,8 @@ def read_jsonl_layout(src: Path, model: str | None) -> list[IngestItem]:
             raise UserError(
                 f"not valid JSON ({exc.msg})", file=where, fix="one JSON object per line"
             ) from None
+        except RecursionError:
+            raise UserError("JSON nested too deeply", file=where, fix="flatten the line") from None
         if not isinstance(row, dict):
             raise UserError("each line must be a JSON object", file=where)
         unknown = sorted(set(row) - JSONL_FIELDS)
@@ -129,6 +128,13 @@ def read_jsonl_layout(src: Path, model: str | None) -> list[IngestItem]:
         for required in ("file", "prompt"):
             if not isinstance(row.get(required), str) or not row[required].strip():
                 raise UserError(f"'{required}' is required text", file=where, field=required)
+        for text_field in ("prompt_id", "model", "sampler", "negative_prompt", "category"):
+            if text_field in row and not isinstance(row[text_field], str):
+                raise UserError(
+                    f"'{text_field}' must be text, not {type(row[text_field]).__name__}",
+                    file=where,
+                    field=text_field,
+                )
         prompt = row["prompt"]
         pid = row.get("prompt_id") or "p-" + hashlib.sha1(prompt.encode()).hexdigest()[:12]
         mid = row.get("model") or model or "external"
@@ -231,6 +237,44 @@ def read_geneval_layout(src: Path, model: str | None) -> list[IngestItem]:
     return items
 
 
+def read_source(src: Path, layout: str, model: str | None) -> list[IngestItem]:
+    """Every image of an ingest folder, validated and decoded (nothing is written)."""
+    if not src.is_dir():
+        raise UserError("not a directory", file=src, fix="give the folder that holds the images")
+    if model is not None:
+        _check_id(model, "--model", "model")
+    readers = {"jsonl": read_jsonl_layout, "geneval": read_geneval_layout}
+    if layout not in readers:
+        raise UserError(f"unknown layout {layout!r}", field="--layout", fix="use jsonl or geneval")
+    return readers[layout](src, model)
+
+
+def request_rows(items: list[IngestItem], src: Path, suite: str) -> list[dict[str, Any]]:
+    """The ledger request rows of ingested images (also what `verify --repair` re-reads)."""
+    return [
+        request_row(
+            key=it.key,
+            model=it.row["model"],
+            source=f"ingest:{src}",
+            fingerprint="external",
+            dtype="unknown",
+            sampler=it.row["sampler"],
+            steps=it.row["steps"],
+            guidance=it.row["guidance"],
+            width=it.width,
+            height=it.height,
+            seed=it.row["seed"],
+            suite=suite,
+            prompt_id=it.row["prompt_id"],
+            prompt=it.row["prompt"],
+            negative=it.row["negative"],
+            category=it.row["category"],
+            expect_json=it.row["expect_json"],
+        )  # fmt: skip
+        for it in items
+    ]
+
+
 def ingest(
     src: Path,
     run_dir: Path,
@@ -239,41 +283,14 @@ def ingest(
     model: str | None = None,
     suite: str = "ingested",
     quiet: bool = False,
+    wait: float | None = None,
 ) -> tuple[int, int]:
-    """Returns (images in the source, images newly added)."""
-    if not src.is_dir():
-        raise UserError("not a directory", file=src, fix="give the folder that holds the images")
-    if model is not None:
-        _check_id(model, "--model", "model")
-    readers = {"jsonl": read_jsonl_layout, "geneval": read_geneval_layout}
-    if layout not in readers:
-        raise UserError(f"unknown layout {layout!r}", field="--layout", fix="use jsonl or geneval")
-    items = readers[layout](src, model)
-    store = RunStore(run_dir, create=True)
+    """Returns (images in the source, images newly added). `wait`: seconds to wait for
+    another writer of the run (None: fail at once, naming it)."""
+    items = read_source(src, layout, model)
+    store = RunStore(run_dir, create=True, wait=wait)
     try:
-        rows = [
-            request_row(
-                key=it.key,
-                model=it.row["model"],
-                source=f"ingest:{src}",
-                fingerprint="external",
-                dtype="unknown",
-                sampler=it.row["sampler"],
-                steps=it.row["steps"],
-                guidance=it.row["guidance"],
-                width=it.width,
-                height=it.height,
-                seed=it.row["seed"],
-                suite=suite,
-                prompt_id=it.row["prompt_id"],
-                prompt=it.row["prompt"],
-                negative=it.row["negative"],
-                category=it.row["category"],
-                expect_json=it.row["expect_json"],
-            )  # fmt: skip
-            for it in items
-        ]
-        store.ledger.upsert_requests(rows, deactivate_others=False)
+        store.ledger.upsert_requests(request_rows(items, src, suite), deactivate_others=False)
         have = store.ledger.image_paths()
         new = [
             it for it in items if it.key not in have or not store.image_path(have[it.key]).is_file()
@@ -292,7 +309,12 @@ def ingest(
             )
             bar.update(1)
         bar.close()
-        store.write_info(status="complete", ingested_from=str(src.resolve()), layout=layout)
+        store.write_info(
+            status="complete",
+            ingested_from=str(src.resolve()),
+            layout=layout,
+            ingest_options={"model": model, "suite": suite},  # `verify --repair` reads again
+        )
     finally:
         store.close()
     say(f"ingested {len(new)} new of {len(items)} images into {run_dir}", quiet=quiet)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.config import SweepSpec
 from audit.errors import UserError
-from audit.generate.models import check_model_sources, fingerprint, native_scheduler
+from audit.generate.models import check_model_sources, fingerprint, native_scheduler, native_size
+from audit.generate.native_size import ModelSize, model_sizes
 from audit.generate.request import GenerationRequest, expand
 from audit.generate.samplers import check_compatible, get_sampler
 from audit.progress import progress, say
-from audit.prompts import load_suite
+from audit.prompts import load_suite, suite_formats
 from audit.scorers.runner import ScoreSummary, score_run
 from audit.store.run_store import RunStore
 
@@ -29,6 +30,7 @@ class RunResult:
     skipped: int
     seconds: float
     score: ScoreSummary | None = None  # None when the run did not score
+    notes: list[str] = field(default_factory=list)  # e.g. which format a suite was read in
 
 
 def plan(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> list[GenerationRequest]:
@@ -37,7 +39,8 @@ def plan(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> list[Gen
         get_sampler(name, file=spec_file, field=f"samplers.{i}")
     suites = [load_suite(ref, base_dir) for ref in spec.suites]
     prints = {m.id: fingerprint(m.source, m.revision, base_dir) for m in spec.models}
-    requests = list(expand(spec, suites, prints))
+    sizes = {k: (v.width, v.height) for k, v in plan_sizes(spec, base_dir, spec_file).items()}
+    requests = list(expand(spec, suites, prints, sizes))
     keys = {r.key for r in requests}
     if len(keys) != len(requests):
         raise UserError(
@@ -49,18 +52,25 @@ def plan(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> list[Gen
     return requests
 
 
+def plan_sizes(spec: SweepSpec, base_dir: Path, spec_file: str = "<spec>") -> dict[str, ModelSize]:
+    """Each model's image size: the spec's, or the model's native one (read from configs)."""
+    native = {m.id: native_size(m.source, m.revision, base_dir) for m in spec.models}
+    return model_sizes(spec, native, spec_file)
+
+
 def check_models(spec: SweepSpec, base_dir: Path, model_ids: set[str], spec_file: str) -> None:
     """Incompatible model/sampler pairs fail before any image is made."""
-    for model in spec.models:
+    for i, model in enumerate(spec.models):
         if model.id not in model_ids:
             continue
-        native = native_scheduler(model.source, model.revision, base_dir)
+        try:
+            native = native_scheduler(model.source, model.revision, base_dir)
+        except UserError as exc:
+            if exc.file is None:  # e.g. a hub id that cannot be read: name the spec entry
+                exc.file, exc.field = spec_file, f"models.{i}.source"
+            raise
         for name in spec.samplers:
-            try:
-                check_compatible(get_sampler(name), native, model.id)
-            except UserError as exc:
-                exc.file = spec_file
-                raise
+            check_compatible(get_sampler(name), native, model.id, file=spec_file)
 
 
 def pending(store: RunStore, requests: Sequence[GenerationRequest]) -> list[GenerationRequest]:
@@ -86,16 +96,25 @@ def run_sweep(
     address: str | None = None,
     workers: int | None = None,
     score: bool = True,
+    wait: float | None = None,
 ) -> RunResult:
+    """`wait`: seconds to wait for another writer of this run (None: fail at once, naming it)."""
     start = time.perf_counter()
     requests = plan(spec, base_dir, spec_file)
+    formats = suite_formats(spec.suites, base_dir)
+    size_notes = [n for s in plan_sizes(spec, base_dir, spec_file).values() if (n := s.note())]
     run_dir = out_root / spec.name
     if fresh:
         # Every request will be made again: check every model before discarding anything.
         check_models(spec, base_dir, {m.id for m in spec.models}, spec_file)
-        RunStore.wipe(run_dir)
-    store = RunStore(run_dir, create=True)
+    # Wiped (--fresh) only once this process holds the run's writer lock.
+    store = RunStore(run_dir, create=True, fresh=fresh, wait=wait)
     try:
+        if store.lock.took_over:
+            say(
+                f"took over the lock of {store.lock.took_over.describe()}, which is gone",
+                quiet=quiet,
+            )
         store.ledger.upsert_requests((r.ledger_row() for r in requests), deactivate_others=True)
         todo = pending(store, requests)
         if todo:
@@ -115,8 +134,11 @@ def run_sweep(
         store.write_info(
             spec=spec.model_dump(mode="json"),
             spec_file=spec_file,
+            spec_dir=str(base_dir.resolve()),  # where its suites are: `verify --repair` re-plans
             status="complete",
             requests=len(requests),
+            suite_formats=formats,
+            notes=size_notes,
         )
         summary = None
         if score and spec.scorers:
@@ -130,6 +152,7 @@ def run_sweep(
         len(requests) - len(todo),
         time.perf_counter() - start,
         summary,
+        notes=[f["note"] for f in formats if "note" in f] + size_notes,
     )
 
 
@@ -151,6 +174,7 @@ def _generate(
     dtypes = sorted({m.dtype for m in spec.models})
     store.write_info(
         spec=spec.model_dump(mode="json"),
+        spec_dir=str(base_dir.resolve()),
         status="running",
         device=device,
         dtype=dtypes[0] if len(dtypes) == 1 else dtypes,

@@ -4,11 +4,13 @@ entry points of the `python -m audit....` scripts."""
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from audit.errors import EXIT_BAD_INPUT, UserError
+from audit.store.failures import is_corruption
 
 DEFAULT_OUT = Path("reports")
 EXIT_INTERRUPTED = 130
@@ -33,6 +35,19 @@ def add_debug(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def add_wait(parser: argparse.ArgumentParser) -> None:
+    """`--wait [SECONDS]` for commands that write a run: queue behind another writer."""
+    parser.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=float("inf"),
+        metavar="SECONDS",
+        help="if another process is writing this run, wait for it (at most SECONDS) "
+        "instead of exiting 2",
+    )
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -54,6 +69,17 @@ def dispatch(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except sqlite3.DatabaseError as exc:
+        # A ledger page damaged while this command ran (opening checks them all first).
+        if getattr(args, "debug", False) or not is_corruption(exc):
+            raise
+        print(
+            f"error: a run's ledger is damaged ({exc})\n"
+            "  fix: run `t2i-audit verify RUN --repair`: it rebuilds the ledger from run.json "
+            "and the image files",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.common import Subparsers, add_command
+from audit.cli.common import Subparsers, add_command, add_wait
 
 
 def register(sub: Subparsers) -> None:
@@ -17,6 +17,7 @@ def register(sub: Subparsers) -> None:
     sp.add_argument(
         "--suite", default="ingested", help="suite label; the gate pairs runs of one suite"
     )
+    add_wait(sp)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -29,6 +30,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         model=args.model,
         suite=args.suite,
         quiet=args.quiet,
+        wait=args.wait,
     )
     print(f"{args.out}: {total} images ({new} new)")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.common import DEFAULT_OUT, Subparsers, add_command, positive_int
+from audit.cli.common import DEFAULT_OUT, Subparsers, add_command, add_wait, positive_int
 from audit.cli.score import print_scoring
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
@@ -35,6 +35,7 @@ def register(sub: Subparsers) -> None:
     )
     sp.add_argument("--no-score", action="store_true", help="generate only")
     sp.add_argument("--no-report", action="store_true", help="skip writing report.html")
+    add_wait(sp)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,11 +55,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         address=args.address,
         workers=args.workers,
         score=not args.no_score,
+        wait=args.wait,
     )
     print(
         f"run {spec.name}: {result.total} images ({result.generated} generated, "
         f"{result.skipped} already there) in {result.seconds:.1f} s -> {result.run_dir}"
     )
+    for note in result.notes:
+        print(note)
     if result.score is not None:  # None: the run did not score
         print_scoring(result.score)
     if not args.no_report and spec.scorers:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audit.cli.common import Subparsers, add_command, comma_list
+from audit.cli.common import Subparsers, add_command, add_wait, comma_list
 from audit.errors import UserError
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ def register(sub: Subparsers) -> None:
         help="YAML file mapping scorer name -> options, or a spec-style `scorers:` list",
     )
     sp.add_argument("--force", action="store_true", help="score again even if up to date")
+    add_wait(sp)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -32,10 +33,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from audit.store.run_store import RunStore
 
     run_dir = Path(args.run)
-    store = RunStore.open(run_dir)
+    store = RunStore.open(run_dir, wait=args.wait)
     try:
         entries = scorer_entries(run_dir, args.scorers, args.options)
-        summary = score_run(store, entries, force=args.force, quiet=args.quiet)
+        # Options are checked while scoring: a bad one names the file it came from.
+        source = args.options or ("--scorers" if args.scorers else str(run_dir / "run.json"))
+        summary = score_run(store, entries, force=args.force, spec_file=source, quiet=args.quiet)
     finally:
         store.close()
     print_scoring(summary)
@@ -49,6 +52,8 @@ def print_scoring(summary: ScoreSummary) -> None:
         print(f"{name}: scored {n}" + (" (nothing new)" if n == 0 else ""))
     for name, needs in summary.skipped.items():
         print(f"{name}: skipped, needs " + "; ".join(needs))
+    for path, why in summary.unreadable.items():
+        print(f"unreadable, not scored (the next `score` tries again): {path}: {why}")
 
 
 def scorer_entries(
@@ -74,7 +79,17 @@ def scorer_entries(
             raise UserError(
                 "must map scorer names to options, or hold a `scorers:` list as in a spec",
                 file=options_file,
+                field="(top level)",
                 fix="e.g. `text: {upscale: 4}`",
+            )
+        known = default_registry().names()
+        unknown = sorted(str(k) for k in raw if k not in known)
+        if unknown:  # a typo must not be ignored silently
+            raise UserError(
+                f"unknown scorer(s) {unknown}",
+                file=options_file,
+                field=unknown[0],
+                fix=f"use scorer names: {', '.join(known)}",
             )
         options = raw
     file = options_file or "--scorers"

@@ -5,18 +5,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.common import Subparsers, add_command
+from audit.cli.common import Subparsers, add_command, add_wait
 
 
 def register(sub: Subparsers) -> None:
     help = "check the ledger against the image files (exit 1 if damaged)"
     sp = add_command(sub, "verify", cmd_verify, help)
     sp.add_argument("run")
+    sp.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild a damaged or missing ledger from run.json and the image files, "
+        "keeping every score that survived, then verify",
+    )
+    add_wait(sp)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from audit.store.verify import verify_run
 
+    if args.repair:
+        from audit.repair import repair_run
+
+        for line in repair_run(Path(args.run), wait=args.wait).lines():
+            print(line)
     report = verify_run(Path(args.run))
     for label, items in (
         ("missing", report.missing),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from audit.errors import UserError
 
@@ -126,3 +127,20 @@ def safe_file(run_dir: Path, path: str | os.PathLike[str] | None) -> Path | None
     if not resolved.is_relative_to(base) or not resolved.is_file():
         return None
     return resolved
+
+
+def safe_picture(run_dir: Path, path: str | os.PathLike[str] | None, px: int) -> tuple[Any, str]:
+    """(image, "") for a file inside `run_dir` that decodes, scaled to fit px x px; else
+    (None, why not). Read through the store's bounded reader, never by Streamlit from the
+    path, so a decompression bomb or a truncated file is a warning on the page, not a crash."""
+    from audit.store.images import ImageUnreadable, open_image
+
+    found = safe_file(run_dir, path)
+    if found is None:
+        return None, "Image file missing or outside the run directory."
+    try:
+        img = open_image(found)
+    except ImageUnreadable as exc:
+        return None, f"Unreadable image: {exc.problem}."
+    img.thumbnail((px, px))
+    return img, ""

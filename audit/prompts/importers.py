@@ -354,6 +354,8 @@ def read_geneval(path: Path) -> list[Record]:
                 file=where,
                 fix="each line must hold one JSON object",
             ) from None
+        except RecursionError:
+            raise UserError("JSON nested too deeply", file=where, fix="flatten the line") from None
         if not isinstance(row, dict):
             raise UserError(
                 f"each line must hold one JSON object, not a {type(row).__name__}",
@@ -414,9 +416,15 @@ def read_yaml(path: Path) -> tuple[str | None, list[Record]]:
     try:
         lines = _item_lines(text)
         data = yaml.safe_load(text)
+    except RecursionError:  # hostile nesting ([[[[...]]]]): the parser would overflow
+        raise UserError("bad YAML: nested too deeply", file=path, fix="flatten it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        line = mark.line + 1 if mark is not None else None
+        position = getattr(exc, "position", None)  # a ReaderError: a character YAML refuses
+        if line is None and isinstance(position, int):
+            line = text[:position].count("\n") + 1
+        where = f"{path}:{line}" if line else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise UserError(f"bad YAML: {problem}", file=where, fix="fix the YAML syntax") from None
     fix = f"a suite is a mapping with 'name', 'description' and 'prompts'; see {FORMAT_DOC}"

@@ -55,7 +55,9 @@ def write_report(
         from audit.report.jsonout import render_json
 
         text = render_json(data)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    # A temporary file of its own: two processes writing one report (two `run`s of one
+    # spec finishing together) must not rename each other's half-written file.
+    from audit.store.run_store import write_atomic
+
+    write_atomic(out, text.encode("utf-8"))
     return out

@@ -11,14 +11,13 @@ def thumbnail_data_uri(path: str | Path | None, px: int = 96) -> str | None:
     """A JPEG data: URI of the image scaled to fit px x px, or None when it cannot be read."""
     if not path:
         return None
-    from PIL import Image, UnidentifiedImageError
+    from audit.store.images import ImageUnreadable, open_image
 
     try:
-        with Image.open(path) as opened:
-            img = opened.convert("RGB")
-        img.thumbnail((px, px))
-        buffer = io.BytesIO()
-        img.save(buffer, format="JPEG", quality=75)
-    except (OSError, UnidentifiedImageError, ValueError):
+        img = open_image(Path(path))  # bounded: a decompression bomb is refused, not decoded
+    except ImageUnreadable:
         return None
+    img.thumbnail((px, px))
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", quality=75)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

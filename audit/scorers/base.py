@@ -66,12 +66,12 @@ class ScoreItem:
     _image: Any = field(default=None, repr=False)
 
     def image(self) -> Any:
-        """The image as an RGB PIL image, loaded once."""
+        """The image as an RGB PIL image, loaded once; a file that does not decode (or is a
+        decompression bomb) raises `audit.store.images.ImageUnreadable` naming it."""
         if self._image is None:
-            from PIL import Image
+            from audit.store.images import open_image
 
-            with Image.open(self.image_path) as img:
-                self._image = img.convert("RGB")
+            self._image = open_image(self.image_path)
         return self._image
 
     def release(self) -> None:
@@ -132,6 +132,11 @@ class _ScorerBase(ABC, Generic[OptionsT]):
     @abstractmethod
     def metrics(self) -> list[Metric]:
         """The metrics this instance emits (may depend on options, e.g. attack names)."""
+
+    def reads_pixels(self) -> bool:
+        """False for an instance that never decodes pixels (timings, the file's own bytes):
+        the runner then skips checking that its images decode."""
+        return True
 
     def loads(self) -> dict[str, str]:
         """What this instance loads that decides its numbers, beyond its options: a weights

@@ -24,6 +24,9 @@ class EfficiencyScorer(SetScorer[ScorerOptions]):
             Metric("peak_mem_mb", "lower", description="largest peak memory seen in the cell"),
         ]
 
+    def reads_pixels(self) -> bool:
+        return False  # generation records only
+
     def reset(self) -> None:
         self._seconds: list[float] = []
         self._peak = 0.0

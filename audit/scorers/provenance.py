@@ -223,6 +223,9 @@ class C2paScorer(ImageScorer[C2paOptions]):
                 )
         return out
 
+    def reads_pixels(self) -> bool:
+        return self.options.robustness  # the manifest is in the bytes; attacks decode pixels
+
     def _reader(self) -> C2paReader:
         anchors = self.options.trust_anchors
         return C2paReader(anchors.read_text() if anchors is not None else None)

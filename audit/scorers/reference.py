@@ -90,19 +90,11 @@ def list_images(image_dir: Path) -> list[Path]:
 
 
 def open_image(path: Path) -> Image.Image:
-    """RGB image, fully decoded; a file that does not decode is a UserError naming it."""
-    from PIL import Image as PILImage
+    """RGB image, fully decoded; a file that does not decode (or is a decompression bomb)
+    is a UserError naming it, raised before any statistic is written."""
+    from audit.store.images import open_image as read_image
 
-    try:
-        with PILImage.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except Exception as exc:
-        raise UserError(
-            f"cannot read image ({type(exc).__name__}: {exc})",
-            file=path,
-            fix="remove or replace the corrupt file",
-        ) from None
+    return read_image(path)
 
 
 def _batches(paths: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:

@@ -12,17 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audit.config import ScorerEntry
+from audit.errors import UserError
+from audit.faults import crash_point
 from audit.progress import progress
 from audit.prompts.model import Expectations
 from audit.scorers.base import ImageScorer, ScoreItem, SetScorer, missing
 from audit.scorers.identity import ScorerInstance, describe
 from audit.scorers.registry import default_registry
+from audit.store.images import ImageUnreadable
 from audit.store.run_store import RunStore
 from audit.vocab import CELL, SetGrouping, Value, column_name
 
@@ -34,6 +37,9 @@ class ScoreSummary:
     scored: dict[str, int] = field(default_factory=dict)  # instance -> items or groups scored
     skipped: dict[str, list[str]] = field(default_factory=dict)  # instance -> missing needs
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)  # instance -> record
+    # Images that do not decode: left unscored (every scorer skips them, the run goes on)
+    # and tried again by the next `score`. Path relative to the run -> why.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def item_from_row(run_dir: Path, row: Any) -> ScoreItem:
@@ -52,7 +58,11 @@ def build_scorer(
     entry: ScorerEntry, *, spec_file: str = "<spec>"
 ) -> tuple[ImageScorer[Any] | SetScorer[Any] | None, list[str]]:
     """The scorer an entry asks for, or None with what it lacks to run here."""
-    cls = default_registry().get(entry.name)
+    try:
+        cls = default_registry().get(entry.name)
+    except UserError as exc:  # an unknown name: say which file asked for it
+        exc.file = exc.file or spec_file
+        raise
     options = cls.parse_options(entry.options, source=spec_file)
     lacking = missing(cls.check(options))
     if lacking:
@@ -80,16 +90,51 @@ def score_run(
         summary.instances[entry.instance] = record
         metrics = [m.labelled(entry.label) for m in scorer.metrics()]
         store.ledger.record_instance(entry.instance, record, metrics)
+        bad = _Unreadable(store.dir, summary.unreadable, scorer.reads_pixels())
         if isinstance(scorer, ImageScorer):
-            n = _score_images(store, scorer, instance, items, force=force, quiet=quiet)
+            n = _score_images(store, scorer, instance, items, bad, force=force, quiet=quiet)
         else:
-            n = _score_sets(store, scorer, instance, items, force=force, quiet=quiet)
+            n = _score_sets(store, scorer, instance, items, bad, force=force, quiet=quiet)
         summary.scored[entry.instance] = n
     store.write_info(
-        scoring={"scored": summary.scored, "skipped": summary.skipped},
+        scoring={
+            "scored": summary.scored,
+            "skipped": summary.skipped,
+            "unreadable": summary.unreadable,
+        },
         scorers=summary.instances,
     )
     return summary
+
+
+@dataclass
+class _Unreadable:
+    """Marks images that do not decode, so that no scorer sees them and the run goes on."""
+
+    run_dir: Path
+    found: dict[str, str]  # path relative to the run -> why (shared by every scorer)
+    check: bool  # False for a scorer that never decodes pixels
+
+    def readable(self, items: Sequence[ScoreItem]) -> list[ScoreItem]:
+        out = []
+        for it in items:
+            rel = self._name(it)
+            if rel in self.found:
+                continue
+            if self.check:
+                try:
+                    it.image()  # decoded once here; the scorer gets the cached copy
+                except ImageUnreadable as exc:
+                    self.found[rel] = exc.problem
+                    continue
+            out.append(it)
+        return out
+
+    def _name(self, item: ScoreItem) -> str:
+        path = Path(item.image_path)
+        return (
+            str(path.relative_to(self.run_dir)) if path.is_relative_to(self.run_dir) else str(path)
+        )
 
 
 CI_SUFFIXES = ("_ci_low", "_ci_high")  # a set value's interval bounds ride beside it
@@ -111,6 +156,7 @@ def _score_images(
     scorer: ImageScorer[Any],
     instance: ScorerInstance,
     items: list[ScoreItem],
+    bad: _Unreadable,
     *,
     force: bool,
     quiet: bool,
@@ -122,8 +168,9 @@ def _score_images(
     bar = progress(len(todo), f"scoring {instance.instance}", quiet=quiet)
     try:
         for i in range(0, len(todo), scorer.batch_size):
-            batch = todo[i : i + scorer.batch_size]
-            values = scorer.score_batch(batch)
+            given = todo[i : i + scorer.batch_size]
+            batch = bad.readable(given)
+            values = scorer.score_batch(batch) if batch else []
             store.ledger.record_scores(
                 instance.instance,
                 instance.identity,
@@ -132,12 +179,16 @@ def _score_images(
                     for it, v in zip(batch, values, strict=True)
                 ],
             )
-            for it in batch:
+            for it in given:
                 it.release()  # keep memory flat on large runs
-            bar.update(len(batch))
+            bar.update(len(given))
     finally:
         bar.close()
     return len(todo)
+
+
+def _inputs_digest(keys: Iterable[str]) -> str:
+    return hashlib.sha256("".join(sorted(keys)).encode()).hexdigest()
 
 
 def group_key(item: ScoreItem, by: SetGrouping) -> tuple[Any, ...]:
@@ -150,6 +201,7 @@ def _score_sets(
     scorer: SetScorer[Any],
     instance: ScorerInstance,
     items: list[ScoreItem],
+    bad: _Unreadable,
     *,
     force: bool,
     quiet: bool,
@@ -161,7 +213,7 @@ def _score_sets(
     todo = []
     for gkey, members in groups.items():
         cell = dict(zip(CELL, gkey[:-1], strict=True))
-        digest = hashlib.sha256("".join(sorted(m.key for m in members)).encode()).hexdigest()
+        digest = _inputs_digest(m.key for m in members)
         cell_id = json.dumps(cell, sort_keys=True)
         if not force and stored.get((cell_id, gkey[-1])) == (instance.identity, digest):
             continue
@@ -172,12 +224,19 @@ def _score_sets(
     try:
         for cell, prompt_id, members, digest in todo:
             scorer.reset()
+            used: list[str] = []
             for i in range(0, len(members), SET_CHUNK):
                 chunk = members[i : i + SET_CHUNK]
-                scorer.update(chunk)
+                readable = bad.readable(chunk)
+                if readable:
+                    scorer.update(readable)
+                    used.extend(it.key for it in readable)
+                crash_point("set-update")
                 for it in chunk:
                     it.release()
                 bar.update(len(chunk))
+            if len(used) < len(members):  # unreadable members: the next `score` tries again
+                digest = _inputs_digest(used)
             store.ledger.record_set_scores(
                 instance.instance,
                 instance.identity,
@@ -185,7 +244,7 @@ def _score_sets(
                 prompt_id,
                 _labelled(scorer.compute(), instance.label),
                 label=scorer.label(),
-                n=len(members),
+                n=len(used),
                 inputs=digest,
             )
     finally:

@@ -158,6 +158,7 @@ def parse_gate_config(raw: Any, source: str = "gate file") -> GateConfig:
         raise UserError(
             "a gate file is a mapping with `alpha` and `metrics`",
             file=source,
+            field="(top level)",
             fix="see audit/gates/default.yaml for an example",
         )
     try:

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from audit.errors import UserError
-from audit.store.ledger import SCHEMA_VERSION
+from audit.store.failures import is_corruption, ledger_damaged
+from audit.store.ledger import SCHEMA_VERSION, connect_readonly
 from audit.vocab import BASE_COLUMNS, EXTRA_COLUMNS, SET_COLUMNS, Metric
 
 
@@ -41,7 +42,12 @@ def ledger_mtime(run_dir: Path) -> float:
 
 
 def _connect_readonly(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+    try:
+        return connect_readonly(db)
+    except sqlite3.DatabaseError as exc:
+        if is_corruption(exc):
+            raise ledger_damaged(db, str(exc)) from exc
+        raise
 
 
 def run_progress(run_dir: Path) -> tuple[int, int]:
@@ -58,8 +64,8 @@ def run_progress(run_dir: Path) -> tuple[int, int]:
             "SELECT COUNT(*), COUNT(i.key) FROM requests r LEFT JOIN images i USING (key) "
             "WHERE r.active = 1"
         ).fetchone()
-    except sqlite3.OperationalError:
-        return 0, 0  # a ledger that is being created has no tables yet
+    except sqlite3.DatabaseError:
+        return 0, 0  # a ledger being created has no tables yet; a damaged one says so on open
     finally:
         conn.close()
     return int(row[0]), int(row[1])
@@ -86,6 +92,9 @@ def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
     where = "WHERE r.active = 1" if active_only else ""
     conn = _connect_readonly(db)
     try:
+        # One snapshot for every query below: a writer rewriting scores meanwhile is seen
+        # entirely or not at all, never half a transaction, and is never blocked (WAL).
+        conn.execute("BEGIN")
         _check_schema(conn, db)
         images = pd.read_sql_query(
             "SELECT r.key, r.model, r.sampler, r.steps, r.guidance, r.seed, r.prompt_id, r.prompt,"
@@ -106,6 +115,11 @@ def load_run(run_dir: Path, *, active_only: bool = True) -> Frames:
                 "SELECT name, scorer, direction, kind, description FROM metrics"
             )
         }
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc  # pandas wraps
+        if cause is not None and is_corruption(cause):
+            raise ledger_damaged(db, str(cause)) from exc
+        raise
     finally:
         conn.close()
     base = str(run_dir.resolve())  # once: resolving per row cost 1.4 s on 20,000 images
@@ -184,7 +198,7 @@ def _export_catalog(path: Path) -> dict[str, Metric]:
         return {}  # an export of an older version, or a table made by hand
     try:
         return {n: Metric(**m) for n, m in json.loads(raw).items()}
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise UserError(
             f"unreadable metric declarations ({exc})",
             file=catalog_sidecar(path) if path.suffix == ".csv" else path,
@@ -193,16 +207,20 @@ def _export_catalog(path: Path) -> dict[str, Metric]:
 
 
 def load_export(path: Path) -> Frames:
-    if path.suffix == ".parquet":
-        images = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        images = pd.read_csv(path)
-    else:
+    if path.suffix not in (".parquet", ".csv"):
         raise UserError(
             f"unsupported score file type {path.suffix!r}",
             file=path,
             fix="give a run directory, or a .csv/.parquet file made by `t2i-audit export`",
         )
+    try:
+        images = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas and pyarrow raise many types for a damaged file
+        raise UserError(
+            f"not a readable {path.suffix[1:]} file ({type(exc).__name__}: {exc})",
+            file=path,
+            fix="export the run again with `t2i-audit export`",
+        ) from None
     lacking = [c for c in ("key", "model", "prompt_id", "seed") if c not in images.columns]
     if lacking:
         raise UserError(

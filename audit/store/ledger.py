@@ -13,6 +13,7 @@ options were never recorded, are dropped so they are computed again, never mixed
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import UserError
+from audit.faults import crash_point
+from audit.store.failures import ledger_damaged, sqlite_failure
 from audit.vocab import REQUEST_COLUMNS, Metric
 
 SCHEMA_VERSION = 2
@@ -82,6 +85,25 @@ CREATE INDEX IF NOT EXISTS scores_by_scorer ON scores(scorer);
 """
 
 
+def connect_readonly(db: Path) -> sqlite3.Connection:
+    """A connection that can neither write nor block the writer (WAL readers see the last
+    committed state). In a directory this process may not write (a read-only copy of a
+    run), SQLite cannot make the WAL index it needs; with no WAL file there, no writer is
+    active, so the file is read as immutable instead."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        wal = db.with_name(db.name + "-wal")
+        if os.access(db.parent, os.W_OK) or wal.exists():
+            raise
+        conn.close()
+        conn = sqlite3.connect(
+            f"file:{db}?immutable=1", uri=True, timeout=30.0, isolation_level=None
+        )
+    return conn
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     key: str
@@ -96,20 +118,43 @@ class ImageRecord:
 
 
 class Ledger:
-    def __init__(self, path: Path, *, create: bool = True) -> None:
-        if not create and not path.is_file():
+    """A ledger opened for writing (the caller holds the run's writer lock), or with
+    `readonly=True` for a reader that must neither block nor change it (`verify`)."""
+
+    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
+        if (readonly or not create) and not path.is_file():
             raise UserError(
                 "no ledger here: this is not a t2i-audit run directory",
                 file=path.parent,
                 fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
             )
         self.path = path
-        self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self.migrated_from: int | None = None  # schema version this ledger was migrated from
+        try:
+            self._open(readonly)
+        except sqlite3.Error as exc:
+            failure = sqlite_failure(exc, path)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _open(self, readonly: bool) -> None:
+        if readonly:
+            self.conn = connect_readonly(self.path)
+        else:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
+        # A damaged page fails every command later, one way or another: say so at the door,
+        # before anything is written (quick_check reads each page once: milliseconds for a
+        # run of a few thousand images).
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise ledger_damaged(self.path, "; ".join(problems))
+        if readonly:
+            return
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(META)
-        self.migrated_from: int | None = None  # schema version this ledger was migrated from
         self._check_version()
         self.conn.executescript(SCHEMA)
 
@@ -149,13 +194,24 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """All or nothing. A write the disk refuses (full, read-only) or a damaged page is a
+        UserError naming the ledger; SQLite has rolled back by then."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite rolls back by itself on a full disk
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            failure = sqlite_failure(exc, self.path)
+            if failure is None:
+                raise
+            raise failure from exc
 
     # --- requests -----------------------------------------------------------------------
 
@@ -182,15 +238,16 @@ class Ledger:
             c.executemany("DELETE FROM scored WHERE key = ?", ((k,) for k in keys))
 
     def record_image(self, rec: ImageRecord) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                rec.key, rec.path, rec.sha256, rec.bytes, rec.gen_seconds, rec.peak_mem_mb,
-                int(rec.nan_or_black),
-                None if rec.safety_flag is None else int(rec.safety_flag),
-                rec.origin, time.time(),
-            ),
-        )  # fmt: skip
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rec.key, rec.path, rec.sha256, rec.bytes, rec.gen_seconds, rec.peak_mem_mb,
+                    int(rec.nan_or_black),
+                    None if rec.safety_flag is None else int(rec.safety_flag),
+                    rec.origin, time.time(),
+                ),
+            )  # fmt: skip
 
     def images(self, *, active_only: bool = True) -> list[sqlite3.Row]:
         """Every stored image joined with its request, in insertion order."""
@@ -263,6 +320,7 @@ class Ledger:
                     "INSERT OR REPLACE INTO scored VALUES (?, ?, ?, ?)",
                     (key, scorer, identity, now),
                 )
+                crash_point("score-row")
 
     def set_score_inputs(self, scorer: str) -> dict[tuple[str, str], tuple[str, str]]:
         """(cell, prompt_id) -> (identity, digest of inputs) of a set scorer's stored results."""
@@ -310,3 +368,24 @@ class Ledger:
                         n, label,
                     ),
                 )  # fmt: skip
+            crash_point("set-row")
+
+    # --- repair ---------------------------------------------------------------------------
+
+    def restore(self, table: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert rows saved from a damaged ledger (`audit.store.salvage`) into this new
+        one, table by table; columns this schema does not have are dropped."""
+        columns = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        if not columns or table not in (*SCORE_TABLES, "requests", "images", "meta"):
+            raise ValueError(f"not a ledger table: {table!r}")
+        n = 0
+        with self.transaction() as c:
+            for row in rows:
+                names = [col for col in columns if col in row]
+                c.execute(
+                    f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) "
+                    f"VALUES ({', '.join('?' * len(names))})",
+                    [row[col] for col in names],
+                )
+                n += 1
+        return n

@@ -16,7 +16,10 @@ from typing import Any
 
 from audit.environment import installed_versions
 from audit.errors import UserError
+from audit.faults import crash_point
+from audit.store.failures import os_failure
 from audit.store.ledger import SCHEMA_VERSION, ImageRecord, Ledger
+from audit.store.lock import RunLock, acquire
 
 RUN_FORMAT_VERSION = 1
 TRACKED_PACKAGES = (
@@ -50,35 +53,59 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, flush, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def write_atomic(path: Path, data: bytes, *, crash: str = "file-temp") -> None:
+    """Write to a temporary file in the same folder, flush, fsync, then rename over `path`.
+
+    A refused write (disk full, read-only) removes the temporary file and raises a
+    StorageError naming `path` and the cause; `path` keeps what it had. A temporary file
+    left by a killed process starts with a dot and is removed by the next writer."""
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        crash_point(crash)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise os_failure(exc, path) from exc
         raise
 
 
 class RunStore:
-    """Owns one run directory. Images are written first, then recorded in the ledger."""
+    """Owns one run directory for writing. Images are written first, then recorded in the
+    ledger. Holds the run's writer lock (`audit.store.lock`) from open to `close()`: a
+    second writer waits up to `wait` seconds, then gets a UserError naming the holder."""
 
-    def __init__(self, run_dir: Path, *, create: bool) -> None:
+    def __init__(
+        self, run_dir: Path, *, create: bool, fresh: bool = False, wait: float | None = None
+    ) -> None:
         self.dir = run_dir
         if create:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise os_failure(exc, run_dir, "create the run directory") from None
         elif not (run_dir / "ledger.sqlite").is_file():
             raise UserError(
                 "not a t2i-audit run directory (no ledger.sqlite)",
                 file=run_dir,
                 fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`",
             )
-        self.ledger = Ledger(run_dir / "ledger.sqlite")
+        self.lock: RunLock = acquire(run_dir, wait=wait)
+        try:
+            if fresh:
+                self.wipe(run_dir)
+            remove_stale_temporaries(run_dir)
+            self.ledger = Ledger(run_dir / "ledger.sqlite")
+        except BaseException:
+            self.lock.release()
+            raise
         if self.ledger.migrated_from is not None:
             # Said in run.json, where report and dashboard show a run's history.
             self.write_info(
@@ -92,8 +119,8 @@ class RunStore:
             )
 
     @classmethod
-    def open(cls, run_dir: str | Path) -> RunStore:
-        return cls(Path(run_dir), create=False)
+    def open(cls, run_dir: str | Path, *, wait: float | None = None) -> RunStore:
+        return cls(Path(run_dir), create=False, wait=wait)
 
     @staticmethod
     def wipe(run_dir: Path) -> None:
@@ -103,7 +130,10 @@ class RunStore:
         shutil.rmtree(run_dir / "images", ignore_errors=True)
 
     def close(self) -> None:
-        self.ledger.close()
+        try:
+            self.ledger.close()
+        finally:
+            self.lock.release()
 
     # --- run.json -------------------------------------------------------------------------
 
@@ -142,7 +172,8 @@ class RunStore:
 
     def save_image(self, key: str, data: bytes, *, ext: str = ".png", **record: Any) -> None:
         rel = self.relative_image_path(key, ext)
-        write_atomic(self.dir / rel, data)
+        write_atomic(self.dir / rel, data, crash="image-temp")
+        crash_point("image-file")
         self.ledger.record_image(
             ImageRecord(
                 key=key,
@@ -152,3 +183,10 @@ class RunStore:
                 **record,
             )
         )
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary files of writes a killed process never finished (`write_atomic` names them
+    `.<name>.<random>`); only a writer holding the lock may remove them."""
+    for tmp in [*run_dir.glob(".run.json.*"), *run_dir.glob("images/*/.*")]:
+        tmp.unlink(missing_ok=True)

@@ -1,12 +1,18 @@
-"""`t2i-audit verify`: the ledger against the files on disk."""
+"""`t2i-audit verify`: the ledger against the files on disk.
+
+A reader: it opens the ledger read-only and takes no lock, so it can check a run while a
+sweep is writing it, and a read-only copy of a run.
+"""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audit.store.run_store import RunStore, sha256_file
+from audit.errors import UserError
+from audit.store.images import ImageUnreadable, probe
+from audit.store.ledger import Ledger
+from audit.store.run_store import sha256_file
 
 
 @dataclass
@@ -23,15 +29,20 @@ class VerifyReport:
 
 
 def verify_run(run_dir: Path) -> VerifyReport:
-    from PIL import Image
-
-    store = RunStore.open(run_dir)
+    if not (run_dir / "ledger.sqlite").is_file():
+        raise UserError(
+            "not a t2i-audit run directory (no ledger.sqlite)",
+            file=run_dir,
+            fix="give a directory made by `t2i-audit run` or `t2i-audit ingest`; if run.json "
+            "and images/ are there, `t2i-audit verify RUN --repair` rebuilds the ledger",
+        )
+    ledger = Ledger(run_dir / "ledger.sqlite", readonly=True)
     report = VerifyReport()
     try:
         known = set()
-        for row in store.ledger.images(active_only=False):
+        for row in ledger.images(active_only=False):
             report.checked += 1
-            path = store.image_path(row["path"])
+            path = run_dir / row["path"]
             known.add(path.resolve())
             if not path.is_file():
                 report.missing.append(row["path"])
@@ -40,11 +51,10 @@ def verify_run(run_dir: Path) -> VerifyReport:
                 report.corrupt.append(row["path"])
                 continue
             try:
-                with Image.open(io.BytesIO(path.read_bytes())) as img:
-                    img.load()
-                    size = img.size
-            except Exception:
-                report.corrupt.append(row["path"])
+                info = probe(path)
+                size = (info.width, info.height)
+            except ImageUnreadable as exc:
+                report.corrupt.append(f"{row['path']} ({exc.problem})")
                 continue
             if row["origin"] == "generated" and size != (row["width"], row["height"]):
                 report.mismatched.append(
@@ -56,5 +66,5 @@ def verify_run(run_dir: Path) -> VerifyReport:
                 if f.is_file() and not f.name.startswith(".") and f.resolve() not in known:
                     report.orphans.append(str(f.relative_to(run_dir)))
     finally:
-        store.close()
+        ledger.close()
     return report

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from audit.dashboard import charts, compare, data, tables, ui
-from audit.dashboard.paths import safe_file
+from audit.dashboard.paths import safe_picture
 from audit.errors import UserError
 
 base_name, base_dir = ui.pick_run("Baseline", "baseline", 0)
@@ -102,8 +102,8 @@ for row in worst.to_dict("records"):
         (left, "base", base_dir, base_name),
         (right, "cand", cand_dir, cand_name),
     ):
-        path = safe_file(run_dir, row[f"image_path_{side}"])
-        if path is not None:
-            slot.image(str(path), width=200, caption=f"{label}: {metric} {tables.fmt(row[side])}")
+        picture, why = safe_picture(run_dir, row[f"image_path_{side}"], px=400)
+        if picture is not None:
+            slot.image(picture, width=200, caption=f"{label}: {metric} {tables.fmt(row[side])}")
         else:
-            slot.warning(f"{label}: image file missing")
+            slot.warning(f"{label}: {why}")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from audit.dashboard import images as logic
 from audit.dashboard import tables, ui
-from audit.dashboard.paths import safe_file
+from audit.dashboard.paths import safe_picture
 
 CELLS_PER_PAGE = 8
 
@@ -71,11 +71,12 @@ if isinstance(chosen, str) and chosen in by_key:  # only keys of this run open a
             f"**Selected image** `{chosen[:16]}` · {tables.cell_label(row)} · seed {row['seed']}"
         )
         left, right = st.columns([1, 1])
-        path = safe_file(run_dir, row["image_path"])
-        if path is not None:
-            left.image(str(path), width=max(256, int(row["width"])))
+        width = max(256, int(row["width"]))
+        picture, why = safe_picture(run_dir, row["image_path"], px=width)
+        if picture is not None:
+            left.image(picture, width=width)
         else:
-            left.warning("Image file missing or outside the run directory.")
+            left.warning(why)
         right.json(logic.request_of(row, scores))
         if st.button("Close", key="close_image"):
             st.session_state["image_key"] = None
@@ -98,10 +99,10 @@ for cell in grid.cells[first : first + CELLS_PER_PAGE]:
         if found is None:
             slot.caption(f"seed {seed}: no image")
             continue
-        path = safe_file(run_dir, found["image_path"])
-        if path is not None:
-            slot.image(str(path), width=160)
+        picture, why = safe_picture(run_dir, found["image_path"], px=320)
+        if picture is not None:
+            slot.image(picture, width=160)
         else:
-            slot.warning("missing file")
+            slot.warning(why)
         slot.caption(f"seed {seed} · " + " · ".join(logic.score_lines(found, scores)))
         slot.button("Open", key=f"open_{found['key']}", on_click=open_image, args=(found["key"],))

@@ -162,7 +162,8 @@ def _score_images(
     quiet: bool,
 ) -> int:
     done = store.ledger.scored_identities(instance.instance)
-    todo = [it for it in items if force or done.get(it.key) != instance.identity]
+    wanted = {it.key: item_identity(instance, it) for it in items}
+    todo = [it for it in items if force or done.get(it.key) != wanted[it.key]]
     if not todo:
         return 0
     bar = progress(len(todo), f"scoring {instance.instance}", quiet=quiet)
@@ -171,20 +172,29 @@ def _score_images(
             given = todo[i : i + scorer.batch_size]
             batch = bad.readable(given)
             values = scorer.score_batch(batch) if batch else []
-            store.ledger.record_scores(
-                instance.instance,
-                instance.identity,
-                [
-                    (it.key, _labelled(v, instance.label))
-                    for it, v in zip(batch, values, strict=True)
-                ],
-            )
+            rows: dict[str, list[tuple[str, dict[str, Value]]]] = defaultdict(list)
+            for it, v in zip(batch, values, strict=True):
+                rows[wanted[it.key]].append((it.key, _labelled(v, instance.label)))
+            for identity, part in rows.items():  # one per distinct expectation in the batch
+                store.ledger.record_scores(instance.instance, identity, part)
             for it in given:
                 it.release()  # keep memory flat on large runs
             bar.update(len(given))
     finally:
         bar.close()
     return len(todo)
+
+
+def _expectations(item: ScoreItem) -> str:
+    return str(item.request.get("expect_json") or "{}")
+
+
+def item_identity(instance: ScorerInstance, item: ScoreItem) -> str:
+    """The identity of one image's scores: its scorer instance's, and what the image was
+    expected to show (a prompt file that changes an expectation makes the judgement stale;
+    the image key leaves expectations out, since they do not change the pixels)."""
+    text = f"{instance.identity}\0{_expectations(item)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _inputs_digest(keys: Iterable[str]) -> str:
@@ -213,7 +223,7 @@ def _score_sets(
     todo = []
     for gkey, members in groups.items():
         cell = dict(zip(CELL, gkey[:-1], strict=True))
-        digest = _inputs_digest(m.key for m in members)
+        digest = _inputs_digest(m.key + _expectations(m) for m in members)
         cell_id = json.dumps(cell, sort_keys=True)
         if not force and stored.get((cell_id, gkey[-1])) == (instance.identity, digest):
             continue
@@ -230,7 +240,7 @@ def _score_sets(
                 readable = bad.readable(chunk)
                 if readable:
                     scorer.update(readable)
-                    used.extend(it.key for it in readable)
+                    used.extend(it.key + _expectations(it) for it in readable)
                 crash_point("set-update")
                 for it in chunk:
                     it.release()

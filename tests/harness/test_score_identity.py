@@ -178,3 +178,31 @@ def test_the_gate_can_gate_a_labelled_column(
     text = junit.read_text()
     assert 'name="wm_bit_accuracy@wm2"' in text and 'name="wm_bit_accuracy"' in text
     assert "skipped" not in capsys.readouterr().out.lower()
+
+
+EXPECT_SUITE = """\
+name: two
+prompts:
+  - {id: a, text: three red circles, expect: {objects: [{name: circle, count: COUNT, color: red}]}}
+  - {id: b, text: two blue squares, expect: {objects: [{name: square, count: 2, color: blue}]}}
+"""
+
+
+def test_a_changed_expectation_rescores_only_the_images_it_judges(tmp_path: Path) -> None:
+    suite = tmp_path / "two.yaml"
+    suite.write_text(EXPECT_SUITE.replace("COUNT", "3"))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        TOY_SPEC.replace("suites: [toy]", "suites: [two.yaml]")
+        .replace("seeds: [0]", "seeds: [0, 1]")
+        .replace('  - fid: {reference: "builtin:toyworld", extractor: toyclip}', "  - toycount")
+    )
+    first = audit.run(spec, out=tmp_path / "out")
+    assert first.result is not None and first.result.score is not None
+    assert first.result.score.scored == {"toycount": 4}
+    suite.write_text(EXPECT_SUITE.replace("COUNT", "7"))  # same prompt, so the same images
+    second = audit.run(spec, out=tmp_path / "out")
+    assert second.result is not None and second.result.generated == 0
+    assert second.result.score is not None and second.result.score.scored == {"toycount": 2}
+    judged = second.images.set_index(["prompt_id", "seed"])["toy_count_correct"]
+    assert (judged.loc["a"] == 0.0).all()  # nothing draws seven circles for "three"

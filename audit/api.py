@@ -142,7 +142,7 @@ def score(
             prompt_id=p.id,
             expect=p.expect,
             request={"prompt": p.text, "prompt_id": p.id, "category": p.category},
-            _image=to_rgb(img),  # as files are read: 16-bit scaled, alpha over white
+            _image=to_rgb(img),  # as files are read: 16-bit scaled, alpha dropped
         )
         for i, (img, p) in enumerate(zip(images, records, strict=True))
     ]

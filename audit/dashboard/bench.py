@@ -110,15 +110,16 @@ def fabricate(run_dir: Path, n_images: int = 20_000, seed: int = 0) -> int:
         model_idx = np.array([MODELS.index(r["model"]) for r in requests])
         steps_arr = np.array([r["steps"] for r in requests], dtype=np.float64)
         seconds = 0.02 * steps_arr * (1 + 0.3 * model_idx) + rng.uniform(0, 0.1, n)
-        with ledger.transaction():
-            for i, r in enumerate(requests):
-                rel, digest, size = shared[i % len(shared)]
-                ledger.record_image(
-                    ImageRecord(
-                        r["key"], rel, digest, size, float(seconds[i]), 6000.0 + 500 * model_idx[i],
-                        bool(rng.random() < 0.002), None, "generated",
-                    )
-                )  # fmt: skip
+        records = []
+        for i, r in enumerate(requests):
+            rel, digest, size = shared[i % len(shared)]
+            records.append(
+                ImageRecord(
+                    r["key"], rel, digest, size, float(seconds[i]), 6000.0 + 500 * model_idx[i],
+                    bool(rng.random() < 0.002), None, "generated",
+                )
+            )  # fmt: skip
+        ledger.record_images(records)
         metrics = _metrics()
         fabricated = {"scorer": "bench", "label": None, "version": "1", "identity": "bench"}
         ledger.record_instance("bench", fabricated, metrics)

@@ -134,23 +134,17 @@ def _frames(img: Image.Image) -> int:
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit RGB as a viewer shows the image: transparency over white, 16-bit scaled down
-    (not clipped), CMYK and palettes converted."""
-    from PIL import Image
-
+    """8-bit RGB: 16-bit scaled down (not clipped, as PIL's convert would), CMYK, palettes
+    and alpha converted as PIL's `convert("RGB")` does (alpha dropped). The reference
+    implementations the scorers are checked against (clean-fid, torchmetrics' callers,
+    opennsfw) read images that way, so compositing over a background here would move every
+    number on a transparent image away from theirs."""
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         img = _scale_to_8bit(img)
         mode = img.mode
     if mode == "RGB":
         return img.copy()
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in img.info
-    )
-    if has_alpha:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
     return img.convert("RGB")
 
 

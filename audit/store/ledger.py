@@ -238,16 +238,30 @@ class Ledger:
             c.executemany("DELETE FROM scored WHERE key = ?", ((k,) for k in keys))
 
     def record_image(self, rec: ImageRecord) -> None:
+        self.record_images([rec])
+
+    def record_images(self, recs: Iterable[ImageRecord]) -> None:
+        """Record images (already on disk) in one transaction."""
+        now = time.time()
         with self.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    rec.key, rec.path, rec.sha256, rec.bytes, rec.gen_seconds, rec.peak_mem_mb,
-                    int(rec.nan_or_black),
-                    None if rec.safety_flag is None else int(rec.safety_flag),
-                    rec.origin, time.time(),
+                    (
+                        rec.key,
+                        rec.path,
+                        rec.sha256,
+                        rec.bytes,
+                        rec.gen_seconds,
+                        rec.peak_mem_mb,
+                        int(rec.nan_or_black),
+                        None if rec.safety_flag is None else int(rec.safety_flag),
+                        rec.origin,
+                        now,
+                    )  # fmt: skip
+                    for rec in recs
                 ),
-            )  # fmt: skip
+            )
 
     def images(self, *, active_only: bool = True) -> list[sqlite3.Row]:
         """Every stored image joined with its request, in insertion order."""

@@ -54,12 +54,12 @@ def test_sixteen_bit_is_scaled_not_clipped() -> None:
     assert (abs(px[:, 4:].astype(int) - 128) <= 1).all()
 
 
-def test_transparency_is_shown_over_white() -> None:
+def test_transparency_is_dropped_as_the_reference_readers_drop_it() -> None:
+    # PIL's convert("RGB"), which clean-fid, torchmetrics' callers and opennsfw use.
     alpha = _pixels("alpha.png")
-    assert (alpha[:, :4] == 255).all()  # transparent black -> white
+    assert (alpha[:, :4] == 0).all()  # transparent black stays black
     assert (alpha[:, 4:] == (0, 0, 255)).all()
     palette = _pixels("palette.png")
-    assert (palette[:, :4] == 255).all()
     assert (palette[:, 4:] == (255, 0, 0)).all()
 
 

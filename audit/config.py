@@ -74,6 +74,7 @@ class RuntimeSpec(BaseModel):
     attention_slicing: bool = False
     vae_tiling: bool = False
     compile: bool = False
+    channels_last: bool = False  # the UNet's weights in NHWC layout (often faster on GPUs)
     reuse_text_embeddings: bool = True
 
 

@@ -84,9 +84,12 @@ def bench_generate(
     dtype: str = "float32",
     device: str = "auto",
     generator: Any = None,
+    plain_generator: Any = None,
 ) -> GenerateBench:
     """`generator`: a `DiffusersGenerator` of `source` already loaded (several sizes and batch
-    sizes of one model without reloading it); made here when None."""
+    sizes of one model without reloading it); made here when None. `plain_generator`: the
+    pipeline the plain loop runs, when it is not the harness's (the harness compiled or
+    channels-last against a plain, untouched pipeline); the harness's own when None."""
     import torch
 
     from audit.generate.diffusers_backend import DiffusersGenerator
@@ -97,7 +100,9 @@ def bench_generate(
         generator = DiffusersGenerator(model, RuntimeSpec(), None, device)
     gen = generator
     gen.set_sampler("ddim")
-    pipe = gen.pipe
+    plain_gen = plain_generator if plain_generator is not None else gen
+    plain_gen.set_sampler("ddim")
+    pipe = plain_gen.pipe
     harness_s = plain_s = 0.0
     ratios: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +111,8 @@ def bench_generate(
         plain_dir.mkdir()
         warm = _requests(source, dtype, size, steps, batch_size, 10_000)
         gen.generate(warm)  # warm-up: kernels, allocator, embedding cache for both sides
+        if plain_gen is not gen:
+            plain_gen.generate(warm)
         for r in range(rounds):
             reqs = _requests(source, dtype, size, steps, images_per_round, r * images_per_round)
             order = ("harness", "plain") if r % 2 == 0 else ("plain", "harness")

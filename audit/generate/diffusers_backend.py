@@ -87,6 +87,8 @@ class DiffusersGenerator:
             self.pipe.enable_attention_slicing()
         if runtime.vae_tiling and hasattr(self.pipe, "vae"):
             self.pipe.vae.enable_tiling()
+        if runtime.channels_last and hasattr(self.pipe, "unet"):
+            self.pipe.unet.to(memory_format=torch.channels_last)
         if runtime.compile and hasattr(self.pipe, "unet"):
             self.pipe.unet = torch.compile(self.pipe.unet)
         self.base_scheduler_config = self.pipe.scheduler.config

@@ -45,7 +45,8 @@ def test_gpu_script_writes_a_row_per_configuration(tmp_path: Path) -> None:
     assert [(r.size, r.batch) for r in rows] == [(32, 1), (32, 2)]
     assert all(r.ratio is not None and r.ratio > 0 for r in rows)
     text = out.read_text()
-    assert "torch" in text and "| tiny-random-sd | 32 " in text and "lowest ratio" in text
+    assert "torch" in text and "| tiny-random-sd | harness | 32 " in text
+    assert "lowest ratio" in text
 
 
 def test_gpu_script_skips_what_does_not_fit_the_budget(tmp_path: Path) -> None:
@@ -63,3 +64,35 @@ def test_gpu_script_records_a_model_that_fails_and_goes_on(tmp_path: Path) -> No
     )  # fmt: skip
     assert rows[0].note.startswith("failed to load: UserError") and rows[0].ratio is None
     assert rows[1].ratio is not None
+
+
+def test_gpu_script_times_a_variant_against_the_untouched_plain_loop(tmp_path: Path) -> None:
+    # channels_last on the CPU with the tiny model: the row exists, is measured, and the
+    # verdict lines name the plain target only (channels_last has none; compile is not run).
+    out = tmp_path / "gpu.txt"
+    rows = run_check(
+        out, models=["tiny-random-sd"], sizes=[32], batches=[1], steps=1, rounds=1,
+        device="cpu", dtype="float32", variants=["channels_last"],
+        variant_model="tiny-random-sd", variant_size=32, variant_batches=[2],
+    )  # fmt: skip
+    assert [(r.variant, r.size, r.batch) for r in rows] == [
+        ("harness", 32, 1),
+        ("channels_last", 32, 2),
+    ]
+    assert rows[1].ratio is not None and rows[1].ratio > 0
+    text = out.read_text()
+    assert "| tiny-random-sd | channels_last | 32 " in text
+    assert "lowest ratio" in text and "lowest channels_last ratio" not in text
+
+
+def test_gpu_verdict_holds_each_variant_to_its_own_target() -> None:
+    from audit.bench.gpu_check import GpuRow, passed, verdicts
+
+    rows = [GpuRow("m", 512, 1, ratio=0.99), GpuRow("m", 512, 1, ratio=1.2, variant="compile")]
+    assert passed(rows, 0.97) is False  # compile must reach 1.3
+    assert any("compile" in line and "MISSED" in line for line in verdicts(rows, 0.97))
+    rows[1].ratio = 1.4
+    assert passed(rows, 0.97) is True
+    rows[0].ratio = 0.9
+    assert passed(rows, 0.97) is False
+    assert passed([GpuRow("m", 512, 1, note="out of GPU memory")], 0.97) is False

@@ -24,6 +24,7 @@ from audit.errors import UserError
 from audit.prompts.importers import quoted_words
 from audit.prompts.model import Expectations, Prompt
 from audit.scorers.base import ImageScorer, ScoreItem, SetScorer
+from audit.scorers.pool import LazyPool, Recipe, WorkItem, check_workers, cores, runs_in_workers
 from audit.scorers.runner import build_scorer, score_run
 from audit.store.frames import Frames, export_table, load_run
 from audit.store.images import to_rgb
@@ -85,11 +86,24 @@ def run(
     fresh: bool = False,
     score: bool = True,
     quiet: bool = True,
+    workers: int | None = 1,
 ) -> Run:
-    """Run a sweep spec (resuming what is already there) and return the run."""
+    """Run a sweep spec (resuming what is already there) and return the run.
+
+    `workers`: scoring processes, as `t2i-audit run --workers` (None: one per core). The
+    default here is 1 because worker processes are started with `spawn`, which imports the
+    calling script again: a script that asks for more must guard its entry point with
+    `if __name__ == "__main__":` (a notebook need not)."""
     spec, base = load_spec(spec_path)
     result = run_sweep(
-        spec, base, Path(out), spec_file=str(spec_path), fresh=fresh, quiet=quiet, score=score
+        spec,
+        base,
+        Path(out),
+        spec_file=str(spec_path),
+        fresh=fresh,
+        quiet=quiet,
+        score=score,
+        workers=check_workers(workers),
     )
     opened = open_run(result.run_dir)
     opened.result = result
@@ -97,12 +111,19 @@ def run(
 
 
 def score_existing(
-    path: str | Path, entries: Sequence[ScorerEntry], *, force: bool = False, quiet: bool = True
+    path: str | Path,
+    entries: Sequence[ScorerEntry],
+    *,
+    force: bool = False,
+    quiet: bool = True,
+    workers: int | None = 1,
 ) -> Any:
-    """Score a run directory in place; returns the runner's ScoreSummary."""
+    """Score a run directory in place; returns the runner's ScoreSummary. `workers` as in
+    `run` (the values do not depend on it)."""
+    check_workers(workers)
     store = RunStore.open(path)
     try:
-        return score_run(store, entries, force=force, quiet=quiet)
+        return score_run(store, entries, force=force, quiet=quiet, workers=workers)
     finally:
         store.close()
 
@@ -119,6 +140,8 @@ def score(
     prompts: Sequence[str | Prompt],
     scorers: Sequence[str | Mapping[str, Any]] = ("quality",),
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    workers: int | None = 1,
 ) -> pd.DataFrame:
     """Score PIL images with registered scorers; one row per image, no run directory.
 
@@ -126,7 +149,11 @@ def score(
     "wm2"}}`); `options` maps a scorer name to its options. Per-image metrics become columns;
     set-level values (FID, diversity) over all the images go to `df.attrs["set_scores"]`.
     A scorer that cannot run here raises UserError saying what it needs: no made-up numbers.
+    `workers` > 1 (None: one per core) scores per-image metrics on that many processes, the
+    pictures sent to them, with the same values (see `run` on guarding a script's entry);
+    set-level values are computed in this process.
     """
+    workers = check_workers(workers) or cores()
     if len(images) != len(prompts):
         raise UserError(
             f"{len(images)} images but {len(prompts)} prompts",
@@ -150,28 +177,46 @@ def score(
         {"prompt_id": [p.id for p in records], "prompt": [p.text for p in records]}
     )
     set_scores: dict[str, Any] = {}
-    for entry in _entries(scorers, options or {}):
-        scorer, lacking = build_scorer(entry)
-        if scorer is None:
-            raise UserError(
-                f"scorer '{entry.name}' cannot run here: it needs " + "; ".join(lacking),
-                field="scorers",
-                fix="provide what it needs, or leave it out",
-            )
-        if isinstance(scorer, ImageScorer):
-            rows: list[dict[str, Any]] = []
-            for start in range(0, len(items), scorer.batch_size):
-                rows.extend(scorer.score_batch(items[start : start + scorer.batch_size]))
-            declared = [m.name for m in scorer.metrics()]
-            for name in declared:
-                table[column_name(name, entry.label)] = [row.get(name) for row in rows]
-        elif isinstance(scorer, SetScorer):
-            scorer.reset()
-            scorer.update(items)
-            for name, value in scorer.compute().items():
-                set_scores[column_name(name, entry.label)] = value
+    with LazyPool(workers) as pool:
+        for entry in _entries(scorers, options or {}):
+            _score_in_memory(entry, items, table, set_scores, pool if workers > 1 else None)
     table.attrs["set_scores"] = set_scores
     return table
+
+
+def _score_in_memory(
+    entry: ScorerEntry,
+    items: list[ScoreItem],
+    table: pd.DataFrame,
+    set_scores: dict[str, Any],
+    pool: LazyPool | None,
+) -> None:
+    """One scorer over in-memory images: columns into `table`, set values into `set_scores`."""
+    scorer, lacking = build_scorer(entry)
+    if scorer is None:
+        raise UserError(
+            f"scorer '{entry.name}' cannot run here: it needs " + "; ".join(lacking),
+            field="scorers",
+            fix="provide what it needs, or leave it out",
+        )
+    if isinstance(scorer, ImageScorer):
+        size = scorer.batch_size
+        batches = [items[start : start + size] for start in range(0, len(items), size)]
+        rows: list[dict[str, Any]] = []
+        if pool is not None and len(batches) > 1 and runs_in_workers(scorer):
+            payloads = ([WorkItem.of(it) for it in batch] for batch in batches)
+            for result in pool.get().map("score_images", Recipe.of(scorer), payloads):
+                rows.extend(result)  # pictures in memory: nothing is unreadable
+        else:
+            for batch in batches:
+                rows.extend(scorer.score_batch(batch))
+        for name in [m.name for m in scorer.metrics()]:
+            table[column_name(name, entry.label)] = [row.get(name) for row in rows]
+    elif isinstance(scorer, SetScorer):
+        scorer.reset()
+        scorer.update(items)
+        for name, value in scorer.compute().items():
+            set_scores[column_name(name, entry.label)] = value
 
 
 def _entries(

@@ -20,6 +20,7 @@ from pydantic import (
 
 from audit.errors import UserError, error_from_validation
 from audit.prompts.model import SuiteRef
+from audit.provenance.trust import TrustSettings, check_pem
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 DType = Literal["float32", "float16", "bfloat16"]
@@ -56,12 +57,39 @@ class SignSpec(BaseModel):
     key: Path  # PEM private key of the leaf
     alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = "es256"
     claim_generator: str = "t2i-audit"
+    xmp: bool = False  # also write the IPTC DigitalSourceType into the file's XMP
+
+
+class TreeRingKeySpec(BaseModel):
+    """A Tree-Ring key (Wen et al., 2023): rings written into the centred Fourier transform
+    of the initial noise, inside a disc of `radius` frequencies, in one latent channel or
+    all (-1). The same fields configure the `treering` scorer that detects it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["treering"] = "treering"
+    key_seed: int = Field(default=0, ge=0, lt=2**63)
+    radius: int = Field(default=10, ge=1, le=64)  # must be under half the latent's side
+    channel: int = Field(default=-1, ge=-1, le=63)  # -1: every latent channel
+    pattern: Literal["ring"] = "ring"
+
+
+class WatermarkSpec(TreeRingKeySpec):
+    """`provenance.watermark`: embed the key in every image of the listed models (all when
+    `models` is omitted); the others are the unmarked images a false-positive rate is
+    measured on."""
+
+    models: list[str] | None = None
 
 
 class ProvenanceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sign: SignSpec | None = None
+    # Trust anchors and policy for reading C2PA (audit.provenance.trust); the default of
+    # every c2pa scorer entry that sets no trust of its own. Paths are relative to the spec.
+    trust: TrustSettings | None = None
+    watermark: WatermarkSpec | None = None
 
 
 class RuntimeSpec(BaseModel):
@@ -76,6 +104,18 @@ class RuntimeSpec(BaseModel):
     compile: bool = False
     channels_last: bool = False  # the UNet's weights in NHWC layout (often faster on GPUs)
     reuse_text_embeddings: bool = True
+
+
+class TimingSpec(BaseModel):
+    """`timing:` the timing pass that measures each cell's speed after generation, before
+    scoring: `warmup` untimed batches, then `repeats` timed batches of `batch_size` images
+    (the cell's own prompts and seeds; the images are discarded). `timing: false` skips it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repeats: int = Field(default=3, ge=1, le=100)
+    batch_size: int = Field(default=1, ge=1, le=1024)
+    warmup: int = Field(default=1, ge=0, le=100)
 
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,31}$")
@@ -185,6 +225,7 @@ class SweepSpec(BaseModel):
     scorers: list[ScorerEntry] = Field(default_factory=list)
     provenance: ProvenanceSpec = ProvenanceSpec()
     runtime: RuntimeSpec = RuntimeSpec()
+    timing: TimingSpec | None = TimingSpec()  # None: no timing pass
 
     @field_validator("name")
     @classmethod
@@ -215,6 +256,14 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"seed {v} must be in [0, 2**63)")
         return values
 
+    @field_validator("timing", mode="before")
+    @classmethod
+    def _timing_switch(cls, value: Any) -> Any:
+        # `timing: false` skips the pass, `timing: true` keeps the defaults.
+        if value is True:
+            return {}
+        return None if value is False else value
+
     @field_validator("scorers", mode="before")
     @classmethod
     def _scorer_shorthand(cls, values: Any) -> Any:
@@ -233,6 +282,18 @@ class SweepSpec(BaseModel):
         ids = [m.id for m in self.models]
         if len(set(ids)) != len(ids):
             raise ValueError(f"model ids must be unique, got {ids}")
+        return self
+
+    @model_validator(mode="after")
+    def _watermarked_models_exist(self) -> SweepSpec:
+        mark = self.provenance.watermark
+        ids = {m.id for m in self.models}
+        unknown = [m for m in (mark.models or []) if m not in ids] if mark is not None else []
+        if unknown:
+            raise ValueError(
+                f"provenance.watermark.models names {unknown}, which are not model ids of "
+                f"this spec; use some of {[m.id for m in self.models]}"
+            )
         return self
 
     @field_validator("scorers")
@@ -296,7 +357,23 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, Path]:
     spec = parse_spec(read_yaml(path, what="sweep spec"), file=path)
     base = path.resolve().parent
     _check_files(spec, base, path)
-    return spec, base
+    return with_trust_defaults(spec, base), base
+
+
+def with_trust_defaults(spec: SweepSpec, base: Path) -> SweepSpec:
+    """`spec` with `provenance.trust` (paths taken from `base`) given to every c2pa scorer
+    entry that sets no trust of its own, so that run.json records what each one used."""
+    trust = spec.provenance.trust
+    if trust is None:
+        return spec
+    resolved = trust.resolved(base).model_dump(mode="json", exclude_none=True)
+    entries = [
+        e.model_copy(update={"options": {**e.options, "trust": resolved}})
+        if e.name == "c2pa" and not {"trust", "trust_anchors"} & set(e.options)
+        else e
+        for e in spec.scorers
+    ]
+    return spec.model_copy(update={"scorers": entries})
 
 
 def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
@@ -320,5 +397,19 @@ def _check_files(spec: SweepSpec, base: Path, file: Path) -> None:
                     field=f"provenance.sign.{field}",
                     fix=f"give a PEM file path relative to {base}",
                 )
+    trust = spec.provenance.trust
+    for field in ("anchors", "cawg_anchors") if trust is not None else ():
+        p = getattr(trust, field)
+        if p is None:
+            continue
+        try:
+            check_pem(p if p.is_absolute() else base / p)
+        except ValueError as exc:
+            raise UserError(
+                str(exc),
+                file=file,
+                field=f"provenance.trust.{field}",
+                fix=f"give a PEM certificate file path relative to {base}",
+            ) from None
     # Model sources are checked by `audit.generate.models.check_model_sources` (from
     # `sweep.plan`): built-in names are generate's to know, and config imports nothing of it.

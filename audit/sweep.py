@@ -1,6 +1,7 @@
-"""`t2i-audit run`: spec -> requests -> (resume) -> images -> scores.
+"""`t2i-audit run`: spec -> requests -> (resume) -> images -> timing pass -> scores.
 
-The no-op path (every request already has its image) imports no torch and loads no model.
+The no-op path (every request already has its image and every cell its timing record)
+imports no torch and loads no model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class RunResult:
     skipped: int
     seconds: float
     score: ScoreSummary | None = None  # None when the run did not score
+    timed: int = 0  # cells the timing pass measured now
     notes: list[str] = field(default_factory=list)  # e.g. which format a suite was read in
 
 
@@ -73,10 +75,15 @@ def check_models(spec: SweepSpec, base_dir: Path, model_ids: set[str], spec_file
             check_compatible(get_sampler(name), native, model.id, file=spec_file)
 
 
+def vanished_images(run_dir: Path, done: dict[str, str]) -> list[str]:
+    """Keys of recorded images (key -> path relative to the run) whose file is gone."""
+    return [k for k, rel in done.items() if not (run_dir / rel).is_file()]
+
+
 def pending(store: RunStore, requests: Sequence[GenerationRequest]) -> list[GenerationRequest]:
     """Requests without an image on disk. A recorded image whose file vanished is redone."""
     done = store.ledger.image_paths()
-    vanished = [k for k, rel in done.items() if not store.image_path(rel).is_file()]
+    vanished = vanished_images(store.dir, done)
     if vanished:
         store.ledger.delete_images(vanished)
         for k in vanished:
@@ -97,8 +104,10 @@ def run_sweep(
     workers: int | None = None,
     score: bool = True,
     wait: float | None = None,
+    retime: bool = False,
 ) -> RunResult:
-    """`wait`: seconds to wait for another writer of this run (None: fail at once, naming it)."""
+    """`wait`: seconds to wait for another writer of this run (None: fail at once, naming it).
+    `retime`: time every cell again, even those whose timing record is still current."""
     start = time.perf_counter()
     requests = plan(spec, base_dir, spec_file)
     formats = suite_formats(spec.suites, base_dir)
@@ -131,6 +140,8 @@ def run_sweep(
             )
         else:
             say(f"all {len(requests)} images are already in {run_dir}", quiet=quiet)
+        # After generation, before scoring: nothing else of this run competes with it.
+        timed = _time_cells(spec, base_dir, store, requests, spec_file, quiet=quiet, force=retime)
         store.write_info(
             spec=spec.model_dump(mode="json"),
             spec_file=spec_file,
@@ -142,7 +153,15 @@ def run_sweep(
         )
         summary = None
         if score and spec.scorers:
-            summary = score_run(store, spec.scorers, spec_file=spec_file, quiet=quiet)
+            summary = score_run(
+                store,
+                spec.scorers,
+                spec_file=spec_file,
+                quiet=quiet,
+                workers=workers,  # scoring processes (or Ray actors) too
+                executor=executor,
+                address=address,
+            )
     finally:
         store.close()
     return RunResult(
@@ -152,8 +171,45 @@ def run_sweep(
         len(requests) - len(todo),
         time.perf_counter() - start,
         summary,
+        timed,
         notes=[f["note"] for f in formats if "note" in f] + size_notes,
     )
+
+
+def _time_cells(
+    spec: SweepSpec,
+    base_dir: Path,
+    store: RunStore,
+    requests: Sequence[GenerationRequest],
+    spec_file: str,
+    *,
+    quiet: bool,
+    force: bool,
+) -> int:
+    """The timing pass of every cell whose record is missing or stale; returns how many."""
+    from audit.generate.timing import due_cells
+
+    due = due_cells(spec, requests, store.ledger.timing_identities(), force=force)
+    if not due:
+        return 0
+    from audit.environment import pick_device
+    from audit.generate.timing import CellTiming, run_timing
+    from audit.scorers.efficiency import EfficiencyScorer
+
+    check_models(spec, base_dir, {d.requests[0].model_id for d in due}, spec_file)
+    bar = progress(len(due), f"timing {spec.name}", quiet=quiet)
+
+    def on_timing(result: CellTiming) -> None:
+        # The efficiency scores of the cell are computed again from the new record.
+        stale = (EfficiencyScorer.name,)
+        store.ledger.record_timing(result.cell, result.identity, result.record(), stale=stale)
+        bar.update(1)
+
+    try:
+        run_timing(spec, base_dir, due, pick_device(spec.runtime.device), on_timing)
+    finally:
+        bar.close()
+    return len(due)
 
 
 def _generate(
@@ -221,6 +277,6 @@ def _signer(spec: SweepSpec, base_dir: Path):  # type: ignore[no-untyped-def]
     key = (base_dir / sign.key).read_bytes()
 
     def apply(png: bytes) -> bytes:
-        return sign_image(png, "image/png", cert, key, sign.alg, sign.claim_generator)
+        return sign_image(png, "image/png", cert, key, sign.alg, sign.claim_generator, xmp=sign.xmp)
 
     return apply

@@ -56,8 +56,10 @@ def synthetic_frames(
     quality: Mapping[str, float] | None = None,
     image_dir: Path | None = None,
     seed: int = 0,
+    timing: bool = False,
 ) -> SyntheticFrames:
-    """A full factorial sweep. Writes 32 px PNGs under `image_dir` when given."""
+    """A full factorial sweep. Writes 32 px PNGs under `image_dir` when given; `timing` adds
+    the efficiency scorer's timing-pass rows (`timing_sets`)."""
     rng = np.random.default_rng(seed)
     prompt_ids = [f"p{i:03d}" for i in range(n_prompts)]
     prompt_cat = [categories[i % len(categories)] for i in range(n_prompts)]
@@ -91,6 +93,8 @@ def synthetic_frames(
     if image_dir is not None:
         images["image_path"] = [_write_png(image_dir, k) for k in images["key"]]
     sets = _sets(images, rng)
+    if timing:
+        sets = pd.concat([sets, timing_sets(images)], ignore_index=True)
     info = {
         "spec": {"name": "synthetic"},
         "versions": {"python": "3.11", "torch": "synthetic", "t2i-audit": "0.1.0"},
@@ -178,6 +182,30 @@ def _sets(images: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                 "label": "inception/clean vs ref synthetic",
             }
         )
+    return pd.DataFrame(rows)
+
+
+def timing_sets(images: pd.DataFrame) -> pd.DataFrame:
+    """The efficiency scorer's rows of a timing pass per cell (no randomness): a median
+    seconds per image that grows with steps (euler_a slower), and its spread."""
+    rows = []
+    for (model, sampler, steps, guidance), _ in images.groupby(
+        ["model", "sampler", "steps", "guidance"], sort=True
+    ):
+        median = 0.02 * steps * (1.5 if sampler == "euler_a" else 1.0)
+        cell = {"model": model, "sampler": sampler, "steps": steps, "guidance": guidance}
+        cell |= {"width": 64, "height": 64, "scorer": "efficiency", "n": 3}
+        values = {
+            "seconds_per_image": median,
+            "images_per_second": 1.0 / median,
+            "seconds_per_image_min": 0.95 * median,
+            "seconds_per_image_max": 1.1 * median,
+            "timing_spread": 0.15,
+            "timing_repeats": 3.0,
+            "timing_batch_size": 1.0,
+        }
+        for metric, value in values.items():
+            rows.append({**cell, "metric": metric, "value": value, "label": "timing pass, cpu"})
     return pd.DataFrame(rows)
 
 

@@ -239,7 +239,64 @@ def section_score(s: SuiteSizes) -> list[Row]:
             f"tiny random open_clip ViT; cosines agree to {c.max_cosine_diff:.1e}",
         )
     )
+    rows.append(_vqascore_row(s))
+    rows += _set_score_rows(s)
+    rows += _preference_rows(s)
     return rows
+
+
+def _preference_rows(s: SuiteSizes) -> list[Row]:
+    """pickscore, hpsv2 and aesthetic, each beside its model called directly."""
+    from audit.bench.score import bench_preference
+
+    return [
+        _ratio_row(
+            f"scorer {b.name} / same model direct",
+            f"{b.scorer_ips:.1f} img/s",
+            f"{b.direct_ips:.1f} img/s",
+            b.ratio,
+            0.9,
+            f"tiny random model of its architecture; per round {_rounds(b.round_ratios)}; "
+            f"scores agree to {b.max_diff:.1e}",
+        )
+        for b in bench_preference(images=s.clip_images, size=s.score_size, rounds=s.clip_rounds)
+    ]
+
+
+def _set_score_rows(s: SuiteSizes) -> list[Row]:
+    """cmmd and the dinov2 extractor, each beside its library called directly."""
+    from audit.bench.set_scores import bench_cmmd, bench_dinov2
+
+    rows = []
+    for bench, what in ((bench_cmmd, "CMMD values"), (bench_dinov2, "features")):
+        b = bench(images=s.clip_images, size=s.score_size, rounds=s.clip_rounds)
+        rows.append(
+            _ratio_row(
+                f"{'scorer cmmd' if b.name == 'cmmd' else 'extractor dinov2'} / library direct",
+                f"{b.scorer_ips:.1f} img/s",
+                f"{b.direct_ips:.1f} img/s",
+                b.ratio,
+                0.9,
+                f"tiny random transformers model; per round {_rounds(b.round_ratios)}; "
+                f"{what} agree to {b.max_diff:.1e}",
+            )
+        )
+    return rows
+
+
+def _vqascore_row(s: SuiteSizes) -> Row:
+    from audit.bench.vqa import bench_vqascore
+
+    v = bench_vqascore(images=s.score_images, size=s.score_size, rounds=s.clip_rounds)
+    return _ratio_row(
+        "scorer vqascore / same model direct",
+        f"{v.scorer_ips:.1f} img/s",
+        f"{v.direct_ips:.1f} img/s",
+        v.ratio,
+        0.9,
+        f"tiny random LLaVA; per round {_rounds(v.round_ratios)}; "
+        f"probabilities agree to {v.max_diff:.1e}",
+    )
 
 
 def section_fid(s: SuiteSizes) -> list[Row]:

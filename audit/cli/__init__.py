@@ -19,6 +19,7 @@ from audit.cli import (
     export,
     gate,
     ingest,
+    plan,
     reference,
     report,
     run,
@@ -32,8 +33,8 @@ from audit.cli.common import add_debug, dispatch
 
 # In the order `t2i-audit --help` lists them.
 COMMANDS = (
-    run, ingest, score, export, verify, suites, samplers, doctor, bench, report, gate, reference,
-    toyworld, dashboard,
+    plan, run, ingest, score, export, verify, suites, samplers, doctor, bench, report, gate,
+    reference, toyworld, dashboard,
 )  # fmt: skip
 
 __all__ = ["build_parser", "main"]

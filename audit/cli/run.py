@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.common import DEFAULT_OUT, Subparsers, add_command, add_wait, positive_int
-from audit.cli.score import print_scoring
+from audit.cli.common import DEFAULT_OUT, Subparsers, add_command, add_wait
+from audit.cli.score import print_scoring, worker_count
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 
@@ -30,10 +30,15 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--address", help="Ray cluster address (with --executor ray)")
     sp.add_argument(
         "--workers",
-        type=positive_int,
-        help="Ray workers (default: one per GPU, else one per CPU slot)",
+        type=worker_count,
+        metavar="N",
+        help="workers: with --executor ray, the Ray generation workers (default: one per "
+        "GPU, else one per CPU slot) and then the Ray scoring actors (default: one per CPU); "
+        "with --executor local, the scoring processes (default: one per core; 1: score in "
+        "this process). The values are those of one process (Ray: within float rounding).",
     )
     sp.add_argument("--no-score", action="store_true", help="generate only")
+    sp.add_argument("--retime", action="store_true", help="time every cell again")
     sp.add_argument("--no-report", action="store_true", help="skip writing report.html")
     add_wait(sp)
 
@@ -56,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         score=not args.no_score,
         wait=args.wait,
+        retime=args.retime,
     )
     print(
         f"run {spec.name}: {result.total} images ({result.generated} generated, "

@@ -25,7 +25,36 @@ def register(sub: Subparsers) -> None:
         help="YAML file mapping scorer name -> options, or a spec-style `scorers:` list",
     )
     sp.add_argument("--force", action="store_true", help="score again even if up to date")
+    add_scoring_workers(sp)
+    sp.add_argument("--executor", choices=["local", "ray"], default="local")
+    sp.add_argument("--address", help="Ray cluster address (with --executor ray)")
     add_wait(sp)
+
+
+def worker_count(text: str) -> int:
+    """`--workers`: a whole number, 1 or more (argparse exits 2 with this message)."""
+    from audit.scorers.pool import cores
+
+    fix = f"fix: give --workers 1 (one process) or more; the default is the cores here ({cores()})"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}; {fix}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}; {fix}")
+    return value
+
+
+def add_scoring_workers(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--workers",
+        type=worker_count,
+        metavar="N",
+        help="scoring worker processes, each loading its scorer once (default: one per "
+        "core; 1: score in this process); with --executor ray, Ray actors (default: one "
+        "per CPU of the cluster). The values are those of one process (Ray: within float "
+        "rounding).",
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -38,7 +67,16 @@ def cmd_score(args: argparse.Namespace) -> int:
         entries = scorer_entries(run_dir, args.scorers, args.options)
         # Options are checked while scoring: a bad one names the file it came from.
         source = args.options or ("--scorers" if args.scorers else str(run_dir / "run.json"))
-        summary = score_run(store, entries, force=args.force, spec_file=source, quiet=args.quiet)
+        summary = score_run(
+            store,
+            entries,
+            force=args.force,
+            spec_file=source,
+            quiet=args.quiet,
+            workers=args.workers,
+            executor=args.executor,
+            address=args.address,
+        )
     finally:
         store.close()
     print_scoring(summary)
@@ -49,7 +87,9 @@ def print_scoring(summary: ScoreSummary) -> None:
     """What each scorer did. These lines are the result, so `--quiet` (no progress bars)
     keeps them: a skipped scorer must be visible in CI too."""
     for name, n in summary.scored.items():
-        print(f"{name}: scored {n}" + (" (nothing new)" if n == 0 else ""))
+        on = summary.workers.get(name, 1)
+        tail = " (nothing new)" if n == 0 else f" on {on} workers" if on > 1 else ""
+        print(f"{name}: scored {n}{tail}")
     for name, needs in summary.skipped.items():
         print(f"{name}: skipped, needs " + "; ".join(needs))
     for path, why in summary.unreadable.items():

@@ -24,10 +24,14 @@ ARROW = {"higher": "↑", "lower": "↓"}
 DIRECTION_TEXT = {"higher": "higher is better", "lower": "lower is better"}
 EFFICIENCY = {
     "n_images": "images",
-    "mean_gen_seconds": "s/image",
-    "images_per_s": "images/s",
+    # The sweep's batch time shared out per image while other work ran: not a speed
+    # measurement (that is the efficiency scorer's seconds_per_image, from the timing pass).
+    "mean_gen_seconds": "sweep batch-share s/image",
+    "images_per_s": "sweep batch-share images/s",
     "peak_mem_mb": "peak MB",
 }
+SPEED = ("seconds_per_image", "seconds_per_image_min", "seconds_per_image_max", "timing_spread")
+"""The timing pass's figures (efficiency scorer): the Pareto front is drawn on the median."""
 
 
 def cell_label(row: Mapping[str, Any]) -> str:
@@ -166,13 +170,25 @@ def heat_map(summary: Summary, metric: str, model: str, sampler: str) -> pd.Data
     return out.sort_values(["steps", "guidance"], kind="stable").reset_index(drop=True)
 
 
+def speed(summary: Summary) -> pd.DataFrame:
+    """Per cell with a timing pass: `seconds` (its median seconds per image), `fastest`,
+    `slowest` (its quickest and slowest timed batch) and `spread` ((slowest - fastest) /
+    median)."""
+    names = dict(zip(SPEED, ("seconds", "fastest", "slowest", "spread"), strict=True))
+    out = pd.DataFrame(columns=[*CELL, *names.values()])
+    for metric, column in names.items():
+        rows = overall_rows(summary, metric)[[*CELL, "mean"]].rename(columns={"mean": column})
+        out = rows if metric == SPEED[0] else out.merge(rows, on=list(CELL), how="left")
+    return out.reset_index(drop=True)
+
+
 def pareto(summary: Summary, quality: str) -> pd.DataFrame:
-    """Per cell: seconds per image, `quality` and whether no other cell is at least as good on
-    both and better on one (the Pareto front), sorted by seconds."""
+    """Per cell: the timing pass's median seconds per image (with its spread), `quality` and
+    whether no other cell is at least as good on both and better on one (the Pareto front),
+    sorted by seconds. Cells without a timing pass are left out: their speed is unmeasured."""
     direction = directions(summary).get(quality, "higher")
-    eff = summary.efficiency[[*CELL, "mean_gen_seconds"]]
-    pts = eff.merge(overall_rows(summary, quality), on=list(CELL), how="inner")
-    pts = pts.rename(columns={"mean_gen_seconds": "seconds", "mean": "quality"})
+    pts = speed(summary).merge(overall_rows(summary, quality), on=list(CELL), how="inner")
+    pts = pts.rename(columns={"mean": "quality"})
     pts = pts.dropna(subset=["seconds", "quality"]).reset_index(drop=True)
     q = pts["quality"].to_numpy(dtype=np.float64) * (-1.0 if direction == "lower" else 1.0)
     s = pts["seconds"].to_numpy(dtype=np.float64)

@@ -26,12 +26,13 @@ def render_json(data: ReportData) -> str:
         "leaderboard_metrics": data.leaderboard_metrics,
         "best_per_model": records(data.best),
         "pareto": records(data.pareto),
+        "speed": records(data.speed),  # the timing pass: median, min, max, spread per cell
         "by_category": records(data.by_category),
         "safety": records(data.safety),
         "worst_prompts": {m: records(t) for m, t in data.worst.items()},
         "set_labels": records(data.set_labels),
         "stats": records(data.summary.stats),
-        "efficiency": records(data.summary.efficiency),
+        "efficiency": records(data.summary.efficiency),  # counts; batch-share times, not speed
         "metrics": {
             name: {"kind": info.kind, "direction": info.direction}
             for name, info in data.summary.metrics.items()

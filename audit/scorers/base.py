@@ -156,9 +156,33 @@ class ImageScorer(_ScorerBase[OptionsT]):
 
 
 class SetScorer(_ScorerBase[OptionsT]):
-    """Scores a group of images at once (FID, KID, diversity); streaming state only."""
+    """Scores a group of images at once (FID, KID, diversity); streaming state only.
+
+    The runner drives one group as `reset()`, then `update(chunk)` for each chunk of its
+    images in order, then `compute()`.
+
+    **Partial states (optional; for parallel scoring).** A scorer that sets
+    `mergeable = True` also implements
+
+    * `partial(items) -> state`: the expensive per-image work on one chunk (decoding, feature
+      extraction, per-chunk sums) as a picklable state (NumPy arrays, numbers, dicts; no
+      open models). It must not read or change the running state: a worker process calls it
+      on its own copy of the scorer, which never sees the other chunks.
+    * `merge(state)`: fold one chunk's state into the running state. The driver calls it
+      once per chunk, in the order of the chunks, between `reset()` and `compute()`; it must
+      work on an instance that never ran `update` or `partial` (one that loaded no model).
+
+    Contract: `reset(); for c in chunks: merge(partial(c)); compute()` gives the values of
+    `reset(); for c in chunks: update(c); compute()` (equal within float rounding; defining
+    `update(c)` as `merge(partial(c))` makes them the same). Order-dependent parts (a seeded
+    reservoir, per-image random weights) stay correct because merge sees the chunks in order:
+    keep in the state what they need (the chunk's feature rows) and apply them in `merge`.
+    With `mergeable = False` (the default) the scorer runs in the driver as before; the
+    default `partial` and `merge` raise NotImplementedError.
+    """
 
     group_by: ClassVar[SetGrouping] = "cell"  # or "cell_prompt": one value per prompt too
+    mergeable: ClassVar[bool] = False  # True: implements `partial` and `merge` (see above)
 
     @abstractmethod
     def reset(self) -> None: ...
@@ -168,6 +192,14 @@ class SetScorer(_ScorerBase[OptionsT]):
 
     @abstractmethod
     def compute(self) -> dict[str, Value]: ...
+
+    def partial(self, items: Sequence[ScoreItem]) -> Any:
+        """One chunk's picklable state, for `merge` (see the class docstring)."""
+        raise NotImplementedError(f"scorer '{self.name}' has no partial states")
+
+    def merge(self, state: Any) -> None:
+        """Fold a `partial` state into the running state, chunks in order."""
+        raise NotImplementedError(f"scorer '{self.name}' has no partial states")
 
     def label(self) -> str:
         """What identifies the numbers (extractor, resize mode, reference); shown beside them."""

@@ -15,6 +15,11 @@ a symmetric square root when it is singular) and its KID kernel computed once; e
 then needs one symmetric eigenproblem for the point estimate and one per bootstrap
 replicate (about 1 s each at d = 2048 on 2 CPU cores against 10-50 s for scipy's sqrtm:
 `t2i-audit bench fid`), run on the GPU when the scorer's device is CUDA.
+
+Parallel scoring (`SetScorer.partial` / `merge`): a worker extracts a chunk's features and
+their sums; the driver adds the sums and feeds the chunk's rows, in chunk order, to the
+bootstrap, the reservoir and the IS splits (each draws from one seeded stream image by
+image). `update` is `merge(partial(...))`, so one process and N give the same numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from audit.environment import pick_device
-from audit.errors import UserError
 from audit.scorers.base import (
     Metric,
     Requirement,
@@ -35,14 +39,11 @@ from audit.scorers.base import (
     ScorerOptions,
     SetScorer,
     Value,
-    package_requirement,
 )
 from audit.scorers.features import (
     ExtractorSpec,
     ResizeMode,
-    clip_weights_requirement,
     extractor_loads,
-    inception_weights_requirement,
 )
 
 
@@ -99,6 +100,7 @@ def kid_stem(extractor: str) -> str:
 class FidScorer(SetScorer[FidOptions]):
     name = "fid"
     version = "1"
+    mergeable = True  # features in workers, sums merged in the driver (`partial`, `merge`)
     offline = False  # weights are not shipped: a cache or a `weights` path is needed
 
     def __init__(self, options: FidOptions | None = None) -> None:
@@ -107,15 +109,13 @@ class FidScorer(SetScorer[FidOptions]):
         self._reference: Any = None
         self._ref_frechet: Any = None  # FrechetReference, built once per reference
         self._ref_kernel: Any = None
+        self._dim: int | None = None  # feature dimension, once known
         self.reset()
 
     # ------------------------------------------------------------ declarations
 
     @classmethod
     def check(cls, options: ScorerOptions | None = None) -> list[Requirement]:
-        from audit.scorers import features
-
-        reqs: list[Requirement] = []
         if not isinstance(options, FidOptions):
             return [
                 Requirement(
@@ -124,40 +124,11 @@ class FidScorer(SetScorer[FidOptions]):
                     fix="add `reference: NAME` under the fid scorer's options",
                 )
             ]
-        opts = options
-        if opts.extractor == "inception":
-            reqs.append(package_requirement("torch_fidelity", "torch-fidelity"))
-            reqs.append(inception_weights_requirement(opts.weights))
-        elif opts.extractor == "clip":
-            reqs.append(package_requirement("open_clip", "open-clip-torch"))
-            if reqs[-1].ok:
-                reqs.append(
-                    clip_weights_requirement(opts.clip_model, opts.clip_pretrained, opts.weights)
-                )
-        else:
-            known = features.extractor_kinds()
-            reqs.append(
-                Requirement(
-                    f"feature extractor '{opts.extractor}'",
-                    ok=opts.extractor in known,
-                    fix=f"use one of: {', '.join(known)} (or register the extractor kind)",
-                )
-            )
-        from audit.scorers.reference import resolve_reference
+        from audit.scorers.features import extractor_requirements
+        from audit.scorers.reference import reference_requirement
 
-        try:
-            path = resolve_reference(opts.reference, opts.reference_root)
-            ok = (path / "meta.json").is_file() and (path / "stats.npz").is_file()
-        except UserError:
-            path, ok = Path(opts.reference), False
-        reqs.append(
-            Requirement(
-                f"reference statistics '{opts.reference}' ({path})",
-                ok=ok,
-                fix="build them from a folder of real images with the same extractor and "
-                "resize: t2i-audit reference build DIR --name NAME --extractor KIND",
-            )
-        )
+        reqs = extractor_requirements(cls(options).extractor_spec())
+        reqs.append(reference_requirement(options.reference, options.reference_root))
         return reqs
 
     def metrics(self) -> list[Metric]:
@@ -221,21 +192,30 @@ class FidScorer(SetScorer[FidOptions]):
         if self._extractor is not None:
             return
         from audit.scorers.features import expected_name, make_extractor
-        from audit.scorers.reference import load_reference
 
         spec = self.extractor_spec()
-        name = expected_name(spec)
-        ref = load_reference(
-            self.options.reference, self.options.reference_root, extractor=name, resize=spec.resize
-        )
+        self._load_reference(expected_name(spec))  # None: a custom kind, resize checked now
         extractor = make_extractor(spec)
-        if name is None:  # custom kind: its identity is known only once built
-            ref = load_reference(
-                ref.path, self.options.reference_root, extractor=extractor.name, resize=spec.resize
-            )
-        self._reference, self._extractor = ref, extractor
+        self._load_reference(extractor.name)  # custom kind: its identity is known only now
+        self._extractor = extractor
+        if self._dim != extractor.dim:  # not sized yet (merged states may have sized it)
+            self._dim = extractor.dim
+            self.reset()
+
+    def _load_reference(self, extractor: str | None) -> None:
+        """The reference statistics, which must have been built with `extractor` (by name;
+        None: any) and this resize mode. The driver of a parallel run loads only these."""
+        from audit.scorers.reference import load_reference
+
+        if self._reference is not None and self._reference.extractor == extractor:
+            return
+        self._reference = load_reference(
+            self.options.reference,
+            self.options.reference_root,
+            extractor=extractor,
+            resize=self.options.resize,
+        )
         self._ref_frechet = self._ref_kernel = None
-        self.reset()
 
     # ------------------------------------------------------------ streaming
 
@@ -251,9 +231,9 @@ class FidScorer(SetScorer[FidOptions]):
         self._boot: PoissonBootstrap | None = None
         self._reservoir: Reservoir | None = None
         self._is: InceptionScoreStats | None = None
-        if self._extractor is None:
+        if self._dim is None:  # sized by the extractor, or by the first merged state
             return
-        o, dim = self.options, self._extractor.dim
+        o, dim = self.options, self._dim
         self._stats = GaussianStats(dim)
         replicates = PoissonBootstrap.replicates_within(
             dim, o.bootstrap, o.bootstrap_memory_mb * 2**20
@@ -264,21 +244,54 @@ class FidScorer(SetScorer[FidOptions]):
             self._is = InceptionScoreStats(1008, o.is_splits)
 
     def update(self, items: Sequence[ScoreItem]) -> None:
+        self.merge(self.partial(items))
+
+    def partial(self, items: Sequence[ScoreItem]) -> dict[str, Any]:
+        """The chunk's features through the network (the costly part) and their sums.
+
+        The feature rows (and Inception logits) ride along: the bootstrap weights, the KID
+        reservoir and the IS splits draw from one seeded stream image by image, so `merge`
+        applies them in chunk order, exactly as one process does."""
         self._setup()
         images = [it.image() for it in items]
-        if self._is is not None:
+        logits = None
+        if self.options.inception_score:
             feats, logits = self._extractor.features_and_logits(images)
-            self._is.update(logits)
         else:
             feats = self._extractor(images)
-        self.update_features(feats)
+        return self._state(feats, logits)
+
+    def _state(self, feats: Any, logits: Any = None) -> dict[str, Any]:
+        from audit.scorers.frechet import GaussianStats
+
+        n, total, outer = GaussianStats.sums(feats, self._extractor.dim)
+        return {
+            "extractor": self._extractor.name,
+            "dim": self._extractor.dim,
+            "n": n,
+            "sum": total,
+            "outer": outer,
+            "features": feats,
+            "logits": logits,
+        }
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add a chunk's sums; feed its rows to the bootstrap, reservoir and IS in order."""
+        self._load_reference(state["extractor"])
+        if self._dim is None:
+            self._dim = int(state["dim"])
+            self.reset()
+        assert self._stats is not None and self._boot is not None and self._reservoir is not None
+        self._stats.add(state["n"], state["sum"], state["outer"])
+        self._boot.update(state["features"])
+        self._reservoir.update(state["features"])
+        if self._is is not None:
+            self._is.update(state["logits"])
 
     def update_features(self, feats: Any) -> None:
-        """Add already-extracted features (used by `update`; handy for tests)."""
-        assert self._stats is not None and self._boot is not None and self._reservoir is not None
-        self._stats.update(feats)
-        self._boot.update(feats)
-        self._reservoir.update(feats)
+        """Add already-extracted features (handy for tests and benchmarks)."""
+        self._setup()
+        self.merge(self._state(feats))
 
     def _reference_frechet(self) -> Any:
         """The reference Gaussian factored once per scorer (the costly part), shared by

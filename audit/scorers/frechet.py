@@ -3,7 +3,8 @@
 Everything here works on float64 NumPy arrays and keeps state whose size depends on the
 feature dimension and on fixed capacities, never on how many images went in:
 
-* `GaussianStats`  — count, sum and sum of outer products (as torchmetrics' FID keeps).
+* `GaussianStats`  — count, sum and sum of outer products (as torchmetrics' FID keeps);
+  chunks' sums add up (`sums`, `add`), which is how parallel scoring merges them.
 * `PoissonBootstrap` — B replicate weighted copies of those sums; each image gets an
   independent Poisson(1) weight per replicate (the streaming "Poisson bootstrap"), so a
   bootstrap interval needs no stored features. Memory: B * (d*d + d + 1) float64.
@@ -47,10 +48,19 @@ class GaussianStats:
         self.outer = np.zeros((dim, dim), dtype=np.float64)
 
     def update(self, features: np.ndarray) -> None:
-        x = _as_rows(features, self.dim)
-        self.n += x.shape[0]
-        self.total += x.sum(axis=0)
-        self.outer += x.T @ x
+        self.add(*self.sums(features, self.dim))
+
+    @staticmethod
+    def sums(features: np.ndarray, dim: int) -> tuple[int, FloatArray, FloatArray]:
+        """(n, sum(x), sum(x x^T)) of a chunk: what `add` folds in (a partial state)."""
+        x = _as_rows(features, dim)
+        return x.shape[0], x.sum(axis=0), x.T @ x
+
+    def add(self, n: int, total: np.ndarray, outer: np.ndarray) -> None:
+        """Merge another chunk's sums; adding chunk by chunk is exactly what `update` does."""
+        self.n += int(n)
+        self.total += total
+        self.outer += outer
 
     def mean(self) -> FloatArray:
         if self.n < 1:

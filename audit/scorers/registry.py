@@ -23,7 +23,9 @@ ScorerClass = type[ImageScorer[Any]] | type[SetScorer[Any]]
 BUILTIN: dict[str, str] = {
     "clip": "audit.scorers.clip:ClipScorer",
     "clip_set": "audit.scorers.clip:ClipSetScorer",
+    "vqascore": "audit.scorers.vqascore:VqaScorer",
     "fid": "audit.scorers.fid:FidScorer",
+    "cmmd": "audit.scorers.cmmd:CmmdScorer",
     "counting": "audit.scorers.counting:CountingScorer",
     "text": "audit.scorers.text:TextScorer",
     "watermark": "audit.scorers.watermark:WatermarkScorer",
@@ -32,6 +34,10 @@ BUILTIN: dict[str, str] = {
     "quality": "audit.scorers.quality:QualityScorer",
     "diversity": "audit.scorers.diversity:DiversityScorer",
     "efficiency": "audit.scorers.efficiency:EfficiencyScorer",
+    "treering": "audit.scorers.treering:TreeRingScorer",
+    "pickscore": "audit.scorers.preference:PickScoreScorer",
+    "hpsv2": "audit.scorers.preference:HpsScorer",
+    "aesthetic": "audit.scorers.preference:AestheticScorer",
 }
 
 

@@ -8,6 +8,11 @@ recomputes instead of keeping old numbers. A scorer instance is named by its `as
 by the scorer's name when unlabelled; the `scorer` columns below hold that instance name.
 A schema-1 ledger is migrated on open: requests and images are kept, and its scores, whose
 options were never recorded, are dropped so they are computed again, never mixed.
+
+Schema 3 adds `timings`: each cell's timing pass (`audit.generate.timing`), the one source of
+a run's speed figures. A schema-2 ledger is migrated on open by adding the table; nothing is
+dropped. A new timing record of a cell makes the set scores that read it stale (the sweep
+names them), so they are computed again from it.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from typing import Any
 from audit.errors import UserError
 from audit.faults import crash_point
 from audit.store.failures import ledger_damaged, sqlite_failure
-from audit.vocab import REQUEST_COLUMNS, Metric
+from audit.vocab import CELL, REQUEST_COLUMNS, Metric
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCORE_TABLES = ("scored", "scores", "set_scores", "set_scored", "metrics", "instances")
@@ -81,20 +86,38 @@ CREATE TABLE IF NOT EXISTS metrics (
     name TEXT PRIMARY KEY, scorer TEXT NOT NULL, direction TEXT NOT NULL, kind TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS timings (  -- each cell's timing pass, as last measured
+    model TEXT NOT NULL, sampler TEXT NOT NULL, steps INTEGER NOT NULL, guidance REAL NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL,
+    identity TEXT NOT NULL,  -- what decides the speed: weights, dtype, runtime, pass settings
+    record TEXT NOT NULL,    -- JSON: per-batch seconds, median, spread, device, load average
+    created_at REAL NOT NULL,
+    PRIMARY KEY (model, sampler, steps, guidance, width, height)
+);
 CREATE INDEX IF NOT EXISTS scores_by_scorer ON scores(scorer);
 """
+TIMING_JOIN = (
+    "LEFT JOIN timings t ON t.model = r.model AND t.sampler = r.sampler AND t.steps = r.steps "
+    "AND t.guidance = r.guidance AND t.width = r.width AND t.height = r.height"
+)
 
 
-def connect_readonly(db: Path) -> sqlite3.Connection:
+def connect_readonly(db: Path, *, untouched: bool = False) -> sqlite3.Connection:
     """A connection that can neither write nor block the writer (WAL readers see the last
     committed state). In a directory this process may not write (a read-only copy of a
     run), SQLite cannot make the WAL index it needs; with no WAL file there, no writer is
-    active, so the file is read as immutable instead."""
+    active, so the file is read as immutable instead. `untouched`: read as immutable
+    whenever no WAL file is there, so that not even SQLite's WAL index files appear beside
+    the ledger (`plan` leaves a run exactly as it found it)."""
+    wal = db.with_name(db.name + "-wal")
+    if untouched and not wal.exists():
+        return sqlite3.connect(
+            f"file:{db}?immutable=1", uri=True, timeout=30.0, isolation_level=None
+        )
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
     try:
         conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.OperationalError:
-        wal = db.with_name(db.name + "-wal")
         if os.access(db.parent, os.W_OK) or wal.exists():
             raise
         conn.close()
@@ -121,7 +144,9 @@ class Ledger:
     """A ledger opened for writing (the caller holds the run's writer lock), or with
     `readonly=True` for a reader that must neither block nor change it (`verify`)."""
 
-    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, create: bool = True, readonly: bool = False, untouched: bool = False
+    ) -> None:
         if (readonly or not create) and not path.is_file():
             raise UserError(
                 "no ledger here: this is not a t2i-audit run directory",
@@ -130,6 +155,7 @@ class Ledger:
             )
         self.path = path
         self.migrated_from: int | None = None  # schema version this ledger was migrated from
+        self._untouched = untouched  # readonly: leave no WAL index files (connect_readonly)
         try:
             self._open(readonly)
         except sqlite3.Error as exc:
@@ -140,7 +166,7 @@ class Ledger:
 
     def _open(self, readonly: bool) -> None:
         if readonly:
-            self.conn = connect_readonly(self.path)
+            self.conn = connect_readonly(self.path, untouched=self._untouched)
         else:
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
@@ -164,6 +190,8 @@ class Ledger:
             self._set_version()
         elif int(row[0]) == 1:
             self._migrate_from_1()
+        elif int(row[0]) == 2:
+            self._migrate_from_2()
         elif int(row[0]) != SCHEMA_VERSION:
             raise UserError(
                 f"ledger schema version {row[0]} is not the supported {SCHEMA_VERSION}",
@@ -188,6 +216,15 @@ class Ledger:
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         self.migrated_from = 1
+
+    def _migrate_from_2(self) -> None:
+        # Schema 3 only adds the `timings` table (created by SCHEMA right after): keep all.
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', '2')")
+            c.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        self.migrated_from = 2
 
     def close(self) -> None:
         self.conn.close()
@@ -264,13 +301,68 @@ class Ledger:
             )
 
     def images(self, *, active_only: bool = True) -> list[sqlite3.Row]:
-        """Every stored image joined with its request, in insertion order."""
+        """Every stored image joined with its request, in insertion order; `timing` is its
+        cell's timing record (JSON), or None when the cell has none."""
         where = "WHERE r.active = 1" if active_only else ""
         return self.conn.execute(
             "SELECT r.*, i.path, i.sha256, i.bytes, i.gen_seconds, i.peak_mem_mb, "
-            "i.nan_or_black, i.safety_flag, i.origin FROM images i "
-            f"JOIN requests r USING (key) {where} ORDER BY i.rowid"
+            "i.nan_or_black, i.safety_flag, i.origin, t.record AS timing FROM images i "
+            f"JOIN requests r USING (key) {TIMING_JOIN} {where} ORDER BY i.rowid"
         ).fetchall()
+
+    def image_bytes(self) -> list[tuple[str, int, int, float, int]]:
+        """(model fingerprint, width, height, mean file bytes, images) of the stored images."""
+        rows = self.conn.execute(
+            "SELECT r.fingerprint, r.width, r.height, AVG(i.bytes), COUNT(*) FROM images i "
+            "JOIN requests r USING (key) GROUP BY r.fingerprint, r.width, r.height"
+        )
+        return [(str(a), int(b), int(c), float(d), int(e)) for a, b, c, d, e in rows]
+
+    # --- timings ------------------------------------------------------------------------
+
+    def _has_timings(self) -> bool:
+        # A schema-2 ledger opened read-only (`plan`, never migrated) has no such table.
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timings'"
+        return self.conn.execute(query).fetchone() is not None
+
+    def timing_identities(self) -> dict[tuple[Any, ...], str]:
+        """Cell (audit.vocab.CELL order) -> identity of its stored timing record."""
+        if not self._has_timings():
+            return {}
+        return {
+            tuple(r[:6]): r[6]
+            for r in self.conn.execute(
+                "SELECT model, sampler, steps, guidance, width, height, identity FROM timings"
+            )
+        }
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Every stored timing record (JSON decoded), in the order they were measured."""
+        if not self._has_timings():
+            return []
+        return [
+            json.loads(r[0]) for r in self.conn.execute("SELECT record FROM timings ORDER BY rowid")
+        ]
+
+    def record_timing(
+        self, cell: dict[str, Any], identity: str, record: dict[str, Any], *, stale: Sequence[str]
+    ) -> None:
+        """Store a cell's timing record; the stored set scores of the cell by the scorers
+        named in `stale` (scorer names, not instances) are dropped, to be computed again."""
+        values = [cell[c] for c in CELL]
+        cell_id = json.dumps(cell, sort_keys=True)
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO timings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, identity, json.dumps(record, sort_keys=True), time.time()),
+            )
+            names = ", ".join("?" * len(stale))
+            instances = f"SELECT scorer FROM instances WHERE name IN ({names})"
+            for table in ("set_scored", "set_scores"):
+                c.execute(
+                    f"DELETE FROM {table} WHERE cell = ? AND scorer IN ({instances})",
+                    (cell_id, *stale),
+                )
 
     # --- scores -------------------------------------------------------------------------
 
@@ -390,7 +482,7 @@ class Ledger:
         """Insert rows saved from a damaged ledger (`audit.store.salvage`) into this new
         one, table by table; columns this schema does not have are dropped."""
         columns = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
-        if not columns or table not in (*SCORE_TABLES, "requests", "images", "meta"):
+        if not columns or table not in (*SCORE_TABLES, "requests", "images", "meta", "timings"):
             raise ValueError(f"not a ledger table: {table!r}")
         n = 0
         with self.transaction() as c:

@@ -114,7 +114,9 @@ class RunStore:
                     "to_schema": SCHEMA_VERSION,
                     "at": time.time(),
                     "dropped": "scores of unknown options (schema 1 did not record them); "
-                    "`t2i-audit score` computes them again",
+                    "`t2i-audit score` computes them again"
+                    if self.ledger.migrated_from == 1
+                    else "nothing (schema 3 adds the table of timing passes)",
                 }
             )
 

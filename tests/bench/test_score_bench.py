@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_bench_images_take_the_full_c2pa_path(tmp_path: Path) -> None:
 
     items = make_items(tmp_path, 2, 64)
     rows = C2paScorer().score_batch(items)
-    assert [r["c2pa_state"] for r in rows] == ["valid", "valid"]
+    assert [r["c2pa_state"] for r in rows] == ["valid_untrusted", "valid_untrusted"]
 
 
 def test_clip_scorer_agrees_with_the_model_called_directly() -> None:
@@ -39,3 +40,27 @@ def test_clip_scorer_agrees_with_the_model_called_directly() -> None:
     assert b.max_cosine_diff < 1e-5
     assert len(b.round_ratios) == 2 and b.scorer_ips > 0 and b.direct_ips > 0
     assert min(b.round_ratios) <= b.ratio <= max(b.round_ratios)
+
+
+def test_workers_row_times_whole_commands_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench workers` (the row `bench score` also prints), tiny: 9 images = 2 OCR batches,
+    so the 2-worker side does use 2 processes."""
+    from audit.cli import main
+
+    assert main(["bench", "-q", "workers", "--images", "9", "--size", "32", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("text scoring, 2 workers / 1"))
+    found = re.search(r"\(speed-up\)\s+(\d+\.\d) s\s+(\d+\.\d) s\s+(\d+\.\d\d)\s", row)
+    assert found, row
+    two, one, ratio = (float(x) for x in found.groups())
+    assert two > 0 and one > 0
+    assert ratio == pytest.approx(one / two, rel=0.05)  # times print rounded to 0.1 s
+    assert "same values on both sides" in row and "9 images at 32px" in row
+
+
+def test_workers_row_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    from audit.cli import main
+
+    assert main(["bench", "workers", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers" in err and "fix:" in err

@@ -12,7 +12,7 @@ from audit.cli import COMMANDS, build_parser, main
 from audit.errors import UserError
 
 NAMES = [
-    "run", "ingest", "score", "export", "verify", "suites", "samplers", "doctor", "bench",
+    "plan", "run", "ingest", "score", "export", "verify", "suites", "samplers", "doctor", "bench",
     "report", "gate", "reference", "toyworld", "dashboard",
 ]  # fmt: skip
 

@@ -18,7 +18,7 @@ from tests.synthetic import synthetic_frames
 
 @pytest.fixture(scope="module")
 def summary() -> Summary:
-    frames = synthetic_frames(n_prompts=6, quality={"model-b": 2.0})
+    frames = synthetic_frames(n_prompts=6, quality={"model-b": 2.0}, timing=True)
     images = frames.images.copy()
     rng = np.random.default_rng(0)
     images["gen_seconds"] = images["steps"] * 0.1 + rng.uniform(0, 0.5, len(images))

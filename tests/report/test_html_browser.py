@@ -45,7 +45,7 @@ def _load(page: Path, profile: Path) -> tuple[str, list[str]]:
 
 
 def test_report_loads_without_console_messages(tmp_path: Path) -> None:
-    frames = synthetic_frames(image_dir=tmp_path / "images", n_prompts=6)
+    frames = synthetic_frames(image_dir=tmp_path / "images", n_prompts=6, timing=True)
     page = write_report(frames, "html", tmp_path / "report.html")
     dom, console = _load(page, tmp_path / "profile")
     assert console == []

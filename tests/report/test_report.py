@@ -20,7 +20,7 @@ from tests.synthetic import SyntheticFrames, synthetic_frames
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> SyntheticFrames:
-    return synthetic_frames(image_dir=tmp_path_factory.mktemp("images"), n_prompts=12)
+    return synthetic_frames(image_dir=tmp_path_factory.mktemp("images"), n_prompts=12, timing=True)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_worst_prompts_are_the_lowest_means(frames: SyntheticFrames) -> None:
 
 
 def test_pareto_front() -> None:
-    rows = []
+    rows, sets = [], []
     cells = {  # name: (seconds, quality)
         "fast-low": (0.1, 20.0),
         "slow-high": (1.0, 30.0),
@@ -148,6 +148,12 @@ def test_pareto_front() -> None:
         "mid-worse": (0.6, 24.0),
     }
     for i, (name, (sec, q)) in enumerate(cells.items()):
+        # The front is drawn on the timing pass's median (set scores of the efficiency
+        # scorer); the sweep's batch shares (gen_seconds, here reversed) play no part.
+        cell = {"model": name, "sampler": "ddim", "steps": 10 + i, "guidance": 5.0}
+        cell |= {"width": 0, "height": 0, "prompt_id": "", "scorer": "efficiency", "n": 1}
+        for metric, value in (("seconds_per_image", sec), ("timing_spread", 0.05)):
+            sets.append({**cell, "metric": metric, "value": value, "label": "timing pass"})
         for s in range(4):
             rows.append(
                 {
@@ -160,13 +166,22 @@ def test_pareto_front() -> None:
                     "prompt": "x",
                     "category": "c",
                     "image_path": "",
-                    "gen_seconds": sec,
+                    "width": 0,
+                    "height": 0,
+                    "gen_seconds": 2.0 - sec,
                     "clip_score": q + 0.01 * s,
                 }
             )
-    frames = SyntheticFrames(images=pd.DataFrame(rows))
-    pareto = build_report(frames).pareto.set_index("model")
+    frames = SyntheticFrames(images=pd.DataFrame(rows), sets=pd.DataFrame(sets))
+    data = build_report(frames)
+    pareto = data.pareto.set_index("model")
     assert set(pareto.index[pareto["on_front"]]) == {"fast-low", "mid-mid", "slow-high"}
+    assert pareto.loc["mid-mid", "seconds"] == 0.5
+    speed = data.speed.set_index("model")
+    assert speed.loc["mid-mid", "median"] == 0.5 and speed.loc["mid-mid", "spread"] == 0.05
+    # Without a timing pass there is no front: speed was not measured.
+    no_timing = SyntheticFrames(images=pd.DataFrame(rows))
+    assert build_report(no_timing).pareto.empty
 
 
 def test_markdown_links_images_relative_to_the_report(

@@ -1,5 +1,5 @@
 """Sweep explorer: a metric against steps or guidance, a steps x guidance heat map, and
-quality against seconds per image with the Pareto front."""
+quality against the timing pass's median seconds per image with the Pareto front."""
 
 from __future__ import annotations
 
@@ -66,14 +66,22 @@ quality = st.selectbox(
 )
 points = tables.pareto(summary, quality)
 if points.empty:
-    st.info("No cell has both a generation time and this metric.")
+    st.info(
+        "No cell has both a timing pass (the efficiency scorer's seconds_per_image) and this "
+        "metric. Speed comes from the timing pass of `t2i-audit run` (spec `timing:`)."
+    )
 else:
     st.altair_chart(charts.pareto(points, quality, dirs.get(quality, "higher")))
+    st.caption(
+        "Median seconds per image of each cell's timing pass; the bars run from its fastest "
+        "to its slowest timed batch."
+    )
     front = points[points["on_front"]]
     st.markdown(
         f"Pareto front: **{len(front)}** of {len(points)} cells — "
         + "; ".join(
-            f"{r['cell']} ({tables.fmt(r['seconds'])} s, {quality} {tables.fmt(r['quality'])})"
+            f"{r['cell']} ({tables.fmt(r['seconds'])} s, spread {tables.fmt(100 * r['spread'])}%, "
+            f"{quality} {tables.fmt(r['quality'])})"
             for r in front.to_dict("records")
         )
     )

@@ -12,6 +12,10 @@ from pathlib import Path
 from audit.cli.common import Subparsers, add_command, comma_list, run_script, script_parser
 
 VALIDATE_HELP = "measure the pixel reader and the shipped toy models (prints a table)"
+METRICS_HELP = (
+    "FD, KID, CMMD and the offline alignment metrics where the truth is known: distortion "
+    "ladders, toy-shapes against toy-shapes-weak, sample size (prints tables)"
+)
 
 
 def register(sub: Subparsers) -> None:
@@ -20,6 +24,9 @@ def register(sub: Subparsers) -> None:
     sp = tsub.add_parser("validate", help=VALIDATE_HELP)
     sp.set_defaults(func=cmd_validate)
     add_validate_arguments(sp)
+    mp = tsub.add_parser("validate-metrics", help=METRICS_HELP)
+    mp.set_defaults(func=cmd_validate_metrics)
+    add_metrics_arguments(mp)
 
 
 def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +71,70 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(format_table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    from audit.toyworld.validate import WEIGHTS  # light: no torch
+    from audit.toyworld.validate_metrics import BIG, SIZES
+
+    parser.add_argument("--n-reference", type=int, default=1000, help="reference renders")
+    parser.add_argument("--n-ladder", type=int, default=300, help="renders per ladder level")
+    parser.add_argument("--seeds", type=int, default=4, help="seeds per toy prompt and model")
+    parser.add_argument("--prompts", type=int, default=None, help="only the first N toy prompts")
+    parser.add_argument("--steps", type=int, default=10, help="DDIM steps of both toy models")
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--sizes", default=",".join(map(str, (*SIZES, BIG))), help="N values")
+    parser.add_argument("--bootstrap", type=int, default=100, help="bootstrap replicates")
+    parser.add_argument(
+        "--extractors",
+        default="auto",
+        help="comma list of feature extractors (auto: toyclip, and each other whose weights "
+        "are here)",
+    )
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+
+
+def cmd_validate_metrics(args: argparse.Namespace) -> int:
+    from audit.errors import UserError
+
+    try:
+        sizes = [int(s) for s in comma_list(args.sizes)]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2 or sorted(set(sizes)) != sizes or sizes[0] < 2:
+        raise UserError(
+            f"--sizes {args.sizes!r} must be at least two increasing sample sizes of 2 or more",
+            field="--sizes",
+            fix="e.g. --sizes 100,300,1000,3000 (the last is the one the others compare to)",
+        )
+    import torch
+
+    from audit.toyworld.validate_metrics import format_tables, validate_metrics
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = validate_metrics(
+        n_reference=args.n_reference,
+        n_ladder=args.n_ladder,
+        seeds=args.seeds,
+        n_prompts=args.prompts,
+        steps=args.steps,
+        guidance=args.guidance,
+        sizes=sizes[:-1],
+        big=sizes[-1],
+        bootstrap=args.bootstrap,
+        extractors=comma_list(args.extractors),
+        device=args.device,
+        weights=args.weights,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    print(format_tables(result))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 

@@ -18,6 +18,7 @@ from audit.prompts.model import (
     Prompt,
     PromptFormat,
     PromptSuite,
+    Question,
     SuiteRef,
 )
 from audit.prompts.quotes import quoted_phrases, quoted_words
@@ -31,6 +32,7 @@ __all__ = [
     "Prompt",
     "PromptFormat",
     "PromptSuite",
+    "Question",
     "SuiteRef",
     "builtin_suite_names",
     "describe",

@@ -6,9 +6,13 @@ else it is picked from the file, and the suite records what it was picked from
 
   .yaml/.yml  our suite format (prompts/README.md)
   .tsv        PartiPrompts
-  .csv        I2P (header has `prompt` and `categories`), else DrawBench (header has
-              `Prompts`, or `Prompt` and `Category`)
-  .jsonl      GenEval evaluation_metadata.jsonl
+  .csv        I2P (header has `prompt` and `categories`), DPG-Bench (`item_id` and
+              `question_natural_language`), OneIG-Bench (`category`, `id` and `prompt_en` or
+              `prompt_cn`), else DrawBench (header has `Prompts`, or `Prompt` and `Category`)
+  .jsonl      GenEval 2 geneval2_data.jsonl when its first line has `vqa_list`, else GenEval
+              evaluation_metadata.jsonl
+  .json       TIFA v1.0 (a list: tifa_v1.0_question_answers.json, tifa_v1.0_text_inputs.json)
+              or GenAI-Bench genai_image.json (an object of prompt ids)
   .txt        T2I-CompBench when the file name is one of its categories, alone or followed by
               _train/_val/_test (color_val.txt, complex_val_action.txt, ...), else plain text
               (MARIO-Eval style); pass fmt="txt" or fmt="compbench" to overrule the name.
@@ -31,11 +35,16 @@ from audit.prompts.importers import (
     Record,
     compbench_category,
     read_compbench,
+    read_dpg,
     read_drawbench,
+    read_genai,
     read_geneval,
+    read_geneval2,
     read_i2p,
+    read_oneig,
     read_parti,
     read_text,
+    read_tifa,
     read_txt,
     read_yaml,
     validated,
@@ -52,8 +61,13 @@ _READERS: dict[str, Callable[[Path], list[Record]]] = {
     "compbench": read_compbench,
     "i2p": read_i2p,
     "txt": read_txt,
+    "geneval2": read_geneval2,
+    "tifa": read_tifa,
+    "dpg": read_dpg,
+    "genai": read_genai,
+    "oneig": read_oneig,
 }
-_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".tsv": "parti", ".jsonl": "geneval"}
+_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".tsv": "parti"}
 BUILTIN_PREFIX = "builtin:"
 
 
@@ -125,11 +139,19 @@ def sniff_format(path: Path) -> tuple[str, str]:
         if compbench_category(path):
             return "compbench", "the file name (a T2I-CompBench category)"
         return "txt", "the file suffix .txt (the name is no T2I-CompBench category)"
+    if suffix == ".jsonl":
+        return _sniff_jsonl(path)
+    if suffix == ".json":
+        return _sniff_json(path)
     if suffix == ".csv":
         first = read_text(path).partition("\n")[0]
         columns = {cell.strip().strip('"').lower() for cell in first.split(",")}
         if {"prompt", "categories"} <= columns:
             return "i2p", "its CSV header (prompt, categories)"
+        if {"item_id", "question_natural_language"} <= columns:
+            return "dpg", "its CSV header (item_id, question_natural_language)"
+        if {"category", "id"} <= columns and columns & {"prompt_en", "prompt_cn"}:
+            return "oneig", "its CSV header (category, id, prompt_en or prompt_cn)"
         if "prompts" in columns or {"prompt", "category"} <= columns:
             return "drawbench", "its CSV header (Prompts or Prompt, and Category)"
         raise UserError(
@@ -137,14 +159,43 @@ def sniff_format(path: Path) -> tuple[str, str]:
             file=f"{path}:1",
             field="header",
             fix="DrawBench files start 'Prompts,Category' or 'Prompt,Category'; I2P files "
-            "have the columns 'prompt' and 'categories'; or give the format in the spec: "
-            "{path: FILE, format: NAME}",
+            "have the columns 'prompt' and 'categories'; DPG-Bench files 'item_id' and "
+            "'question_natural_language'; OneIG-Bench files 'category', 'id' and 'prompt_en'; "
+            "or give the format in the spec: {path: FILE, format: NAME}",
         )
     raise UserError(
         f"unknown prompt file type '{suffix or '(none)'}'",
         file=path,
-        fix="use .yaml, .tsv (PartiPrompts), .csv (DrawBench, I2P), .jsonl (GenEval) or .txt, "
+        fix="use .yaml, .tsv (PartiPrompts), .csv (DrawBench, I2P, DPG-Bench, OneIG-Bench), "
+        ".jsonl (GenEval, GenEval 2), .json (TIFA, GenAI-Bench) or .txt, "
         f"or name the format ({', '.join(FORMATS)})",
+    )
+
+
+def _sniff_jsonl(path: Path) -> tuple[str, str]:
+    """GenEval 2 lines carry `vqa_list`; GenEval's carry `include`. The first line decides (a
+    line that does not parse is left for the reader to report)."""
+    for line in read_text(path).splitlines():
+        if line.strip():
+            if '"vqa_list"' in line:
+                return "geneval2", "its first line (a GenEval 2 `vqa_list`)"
+            break
+    return "geneval", "the file suffix .jsonl (no GenEval 2 `vqa_list` in its first line)"
+
+
+def _sniff_json(path: Path) -> tuple[str, str]:
+    """TIFA files are JSON lists, GenAI-Bench's genai_image.json an object: the first
+    character that is not a space decides."""
+    text = read_text(path).lstrip()
+    if text.startswith("["):
+        return "tifa", "its content (a JSON list, as TIFA's files are)"
+    if text.startswith("{"):
+        return "genai", "its content (a JSON object of prompt ids, as genai_image.json is)"
+    raise UserError(
+        "cannot tell the JSON format: neither a list (TIFA) nor an object (GenAI-Bench)",
+        file=path,
+        fix="give a TIFA v1.0 file or GenAI-Bench's genai_image.json, or name the format in "
+        "the spec: {path: FILE, format: NAME}",
     )
 
 

@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 Relation = Literal["left of", "right of", "above", "below"]
-PromptFormat = Literal["yaml", "parti", "drawbench", "geneval", "compbench", "i2p", "txt"]
+PromptFormat = Literal[
+    "yaml", "parti", "drawbench", "geneval", "compbench", "i2p", "txt",
+    "geneval2", "tifa", "dpg", "genai", "oneig",
+]  # fmt: skip
 
 
 class ObjectExpectation(BaseModel):
@@ -29,15 +32,51 @@ class ObjectExpectation(BaseModel):
     position: tuple[Relation, int] | None = None
 
 
+class Question(BaseModel):
+    """One question a VQA model asks of the image, as question-carrying suites state them
+    (TIFA, DSG, DPG-Bench, GenEval 2, OneIG-Bench): the answer a correct image gives, and
+    the atom (element of the prompt) it tests, e.g. object, count, attribute, relation.
+
+    `choices` are TIFA's multiple-choice options; `dependencies` name the ids of questions
+    this one presupposes (DSG / DPG-Bench: "is the dog brown?" depends on "is there a dog?").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    answer: str = Field(default="yes", min_length=1)
+    atom: str | None = None
+    choices: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+
+
 class Expectations(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     objects: tuple[ObjectExpectation, ...] = ()
     exclude: tuple[ObjectExpectation, ...] = ()
     text: tuple[str, ...] = ()  # words that should be rendered legibly
+    questions: tuple[Question, ...] = ()  # VQA questions with their expected answers
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_question_ids(cls, value: tuple[Question, ...]) -> tuple[Question, ...]:
+        ids = [q.id for q in value]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"question ids must be unique within a prompt; repeated: {repeated}")
+        known = set(ids)
+        for q in value:
+            unknown = [d for d in q.dependencies if d not in known]
+            if unknown:
+                raise ValueError(
+                    f"question {q.id!r} depends on {unknown}, not questions of this prompt"
+                )
+        return value
 
     def is_empty(self) -> bool:
-        return not (self.objects or self.exclude or self.text)
+        return not (self.objects or self.exclude or self.text or self.questions)
 
 
 class Prompt(BaseModel):

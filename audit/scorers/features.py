@@ -13,10 +13,15 @@ Resize modes:
   resize from uint8 inside Inception (what torchmetrics' FID uses); open_clip's transform
   for CLIP; the `preprocess` callable given to `from_module`.
 
-Extractor kinds are looked up by name in `EXTRACTORS` (`audit.registry`): ``inception`` and
-``clip`` are built in; more come from `register_extractor` or the ``t2i_audit.extractors``
-entry-point group (a factory taking an `ExtractorSpec`; the reference world registers its toy
-CLIP's image tower so).
+Extractor kinds are looked up by name in `EXTRACTORS` (`audit.registry`): ``inception``,
+``clip`` (an open_clip architecture, or a transformers CLIP / SigLIP hub id or directory) and
+``dinov2`` (`audit.scorers.dinov2`) are built in; more come from `register_extractor` or the
+``t2i_audit.extractors`` entry-point group (a factory taking an `ExtractorSpec`; the reference
+world registers its toy CLIP's image tower so).
+
+For a transformers CLIP, ``native`` is the CMMD reference code's preprocessing
+(google-research/google-research ``cmmd/io_util.py``): the centred square, PIL bicubic
+(antialiased) from the 8-bit image to the tower's size, ``/ 255``, then CLIP's mean and std.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from audit.environment import pick_device
 from audit.errors import UserError
 from audit.registry import Registry
-from audit.scorers.base import Requirement
+from audit.scorers.base import Requirement, package_requirement
+from audit.scorers.clip_hf import HFClipSource, looks_like_hub_id, looks_like_path
 from audit.scorers.identity import file_digest
 
 if TYPE_CHECKING:
@@ -121,6 +127,39 @@ def uint8_batch(images: Sequence[Image.Image]) -> torch.Tensor:
 
     arr = np.stack([np.asarray(img.convert("RGB"), dtype=np.uint8) for img in images])
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+class PilBicubic:
+    """PIL image -> [3, size, size] float32 tensor: optionally the centred square (integer
+    offsets, no resampling), then PIL bicubic (antialiased) from the 8-bit RGB image to
+    size x size, ``/ 255``, then ``(x - mean) / std``.
+
+    With ``crop=True`` this is the CMMD reference's ``_center_crop_and_resize`` and
+    ``embedding._clip_preprocess`` (google-research/google-research ``cmmd/``); with
+    ``crop=False`` dgm-eval's DINOv2 transform (``TF.Resize((224, 224), BICUBIC)``, which
+    squashes, then ``ToTensor`` and ``Normalize``; layer6ai-labs/dgm-eval
+    ``dgm_eval/models/dinov2.py``).
+    """
+
+    def __init__(
+        self, size: int, mean: Sequence[float], std: Sequence[float], *, crop: bool
+    ) -> None:
+        self.size, self.crop = size, crop
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(1, 1, 3)
+        self.std = np.asarray(std, dtype=np.float32).reshape(1, 1, 3)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch
+        from PIL import Image as PILImage
+
+        rgb = image.convert("RGB")
+        if self.crop:
+            rgb = center_square(rgb)
+        if rgb.size != (self.size, self.size):
+            rgb = rgb.resize((self.size, self.size), resample=PILImage.Resampling.BICUBIC)
+        x = np.asarray(rgb, dtype=np.float32) / np.float32(255.0)
+        x = (x - self.mean) / self.std
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
 # ---------------------------------------------------------------- the common runner
@@ -544,7 +583,50 @@ def clip_image_extractor(
     )
 
 
+def hf_clip_source(spec: ExtractorSpec) -> HFClipSource | None:
+    """The transformers CLIP / SigLIP model a `clip` spec names (hub id or directory), or
+    None for an open_clip architecture. `options: {revision: REV}` pins a hub id."""
+    if spec.kind != "clip" or not (looks_like_hub_id(spec.model) or looks_like_path(spec.model)):
+        return None
+    revision = spec.options.get("revision")
+    return HFClipSource(spec.model, str(revision) if revision else None)
+
+
+def hf_clip_identity(source: HFClipSource) -> str:
+    """`clip:<hub id>[@revision]`, or `clip:transformers-dir/<folder name>` for a directory
+    (its files' digest is in `extractor_loads`)."""
+    if source.path is not None:
+        return f"clip:transformers-dir/{source.path.name}"
+    return f"clip:{source.value}" + (f"@{source.revision}" if source.revision else "")
+
+
+def hf_clip_extractor(spec: ExtractorSpec, source: HFClipSource) -> TorchExtractor:
+    """The projected image embedding of a transformers CLIP / SigLIP (raw, not unit: CMMD
+    normalises, FD does not). ``native``: `PilBicubic` with the centred square at the
+    tower's size and the processor's mean and std (the CMMD reference's preprocessing);
+    ``clean``: clean-fid's float resize with the same normalisation."""
+    from audit.scorers import clip_hf
+
+    device = pick_device(spec.device)
+    model, processor, _ = source.load(device)
+    size, mean, std = clip_hf.clean_geometry(model, processor)
+    return from_module(
+        clip_hf.image_tower(model),
+        hf_clip_identity(source),
+        input_size=size,
+        mean=mean,
+        std=std,
+        resize=spec.resize,
+        preprocess=PilBicubic(size, mean, std, crop=True),
+        device=device,
+        batch_size=spec.batch_size,
+    )
+
+
 def clip_extractor(spec: ExtractorSpec) -> TorchExtractor:
+    source = hf_clip_source(spec)
+    if source is not None:
+        return hf_clip_extractor(spec, source)
     device = pick_device(spec.device)
     net, preprocess, _ = load_open_clip(spec.model, spec.pretrained, spec.weights, device)
     return clip_image_extractor(
@@ -578,6 +660,7 @@ EXTRACTORS: Registry[ExtractorFactory] = Registry(
 )
 EXTRACTORS.register("inception", "audit.scorers.features:inception_extractor")
 EXTRACTORS.register("clip", "audit.scorers.features:clip_extractor")
+EXTRACTORS.register("dinov2", "audit.scorers.dinov2:dinov2_extractor")
 
 
 def register_extractor(kind: str, factory: str | ExtractorFactory) -> None:
@@ -613,6 +696,9 @@ def extractor_loads(spec: ExtractorSpec) -> dict[str, str]:
             else INCEPTION_URL.rsplit("/", 1)[1],
         }
     if spec.kind == "clip":
+        source = hf_clip_source(spec)
+        if source is not None:
+            return {"extractor": hf_clip_identity(source), **source.loads()}
         return {"extractor": clip_identity(spec.model, spec.pretrained), **_weights_digest(spec)}
     factory = EXTRACTORS.get(spec.kind)
     named = getattr(factory, "loads", None)
@@ -632,7 +718,8 @@ def expected_name(spec: ExtractorSpec) -> str | None:
     if spec.kind == "inception":
         return INCEPTION_NAME
     if spec.kind == "clip":
-        return clip_identity(spec.model, spec.pretrained)
+        source = hf_clip_source(spec)
+        return hf_clip_identity(source) if source else clip_identity(spec.model, spec.pretrained)
     return None
 
 
@@ -668,3 +755,36 @@ def clip_weights_requirement(model: str, pretrained: str, weights: Path | None) 
         ok=cached is not None,
         fix=fix,
     )
+
+
+def extractor_requirements(spec: ExtractorSpec) -> list[Requirement]:
+    """What the extractor a spec names needs here (packages, weights), cheaply and without
+    importing torch: for `doctor` and the set scorers' `check()`. A registered kind may add
+    its own through a `requirements(spec)` method on its factory."""
+    if spec.kind == "inception":
+        weights = Path(spec.weights) if spec.weights else None
+        return [
+            package_requirement("torch_fidelity", "torch-fidelity"),
+            inception_weights_requirement(weights),
+        ]
+    if spec.kind == "clip":
+        source = hf_clip_source(spec)
+        if source is not None:
+            return source.requirements()
+        reqs = [package_requirement("open_clip", "open-clip-torch")]
+        if reqs[0].ok:
+            weights = Path(spec.weights) if spec.weights else None
+            reqs.append(clip_weights_requirement(spec.model, spec.pretrained, weights))
+        return reqs
+    known = extractor_kinds()
+    if spec.kind not in known:
+        return [
+            Requirement(
+                f"feature extractor '{spec.kind}'",
+                ok=False,
+                fix=f"use one of: {', '.join(known)} (or register the extractor kind)",
+            )
+        ]
+    named = getattr(EXTRACTORS.get(spec.kind), "requirements", None)
+    found = named(spec) if callable(named) else []
+    return [Requirement(f"feature extractor '{spec.kind}'", ok=True), *found]

@@ -25,6 +25,7 @@ import numpy as np
 from audit.environment import installed_versions
 from audit.errors import UserError
 from audit.registry import Registry
+from audit.scorers.base import Requirement
 from audit.scorers.features import ExtractorSpec, make_extractor
 from audit.scorers.frechet import GaussianStats, Reservoir
 from audit.scorers.identity import file_digest
@@ -224,6 +225,21 @@ def reference_digest(name_or_path: str | Path, out_root: Path) -> str:
         return f"{BUILTIN_PREFIX}{BUILTIN_REFERENCES.get(name).identity}"
     stats = resolve_reference(text, out_root) / "stats.npz"
     return file_digest(stats) if stats.is_file() else f"absent:{stats}"
+
+
+def reference_requirement(name_or_path: str | Path, out_root: Path) -> Requirement:
+    """That the reference statistics a set scorer names exist (for `check()` / `doctor`)."""
+    try:
+        path = resolve_reference(name_or_path, out_root)
+        ok = (path / "meta.json").is_file() and (path / "stats.npz").is_file()
+    except UserError:
+        path, ok = Path(name_or_path), False
+    return Requirement(
+        f"reference statistics '{name_or_path}' ({path})",
+        ok=ok,
+        fix="build them from a folder of real images with the same extractor and "
+        "resize: t2i-audit reference build DIR --name NAME --extractor KIND",
+    )
 
 
 def load_reference(

@@ -37,6 +37,7 @@ RUNNABLE: dict[str, dict[str, Any]] = {
     "clip": {"model": "toyclip"},
     "clip_set": {"model": "toyclip"},
     "fid": {"reference": "builtin:toyworld", "extractor": "toyclip"},
+    "cmmd": {"reference": "builtin:toyworld", "extractor": "toyclip", "resize": "clean"},
     "diversity": {"extractor": "toyclip"},
 }
 HEAVY = ("torch", "open_clip", "transformers", "diffusers", "onnxruntime", "rapidocr", "cv2")

@@ -41,20 +41,29 @@ def heat_map(grid: pd.DataFrame, metric: str, direction: str) -> Any:
 def pareto(points: pd.DataFrame, quality: str, direction: str) -> Any:
     better = {"higher": " (higher is better)", "lower": " (lower is better)"}.get(direction, "")
     base = alt.Chart(points).encode(
-        x=alt.X("seconds:Q", title="seconds per image (lower is better)"),
+        x=alt.X("seconds:Q", title="median seconds per image, timing pass (lower is better)"),
         y=alt.Y("quality:Q", title=quality + better, scale=alt.Scale(zero=False)),
     )
     dots = base.mark_point(filled=True, size=80).encode(
         color=alt.Color("on_front:N", title="Pareto front"),
         shape=alt.Shape("on_front:N", title="Pareto front"),
-        tooltip=["cell", alt.Tooltip("seconds:Q", format=".4g"), alt.Tooltip("quality:Q")],
+        tooltip=[
+            "cell",
+            alt.Tooltip("seconds:Q", format=".4g", title="median s/image"),
+            alt.Tooltip("fastest:Q", format=".4g"),
+            alt.Tooltip("slowest:Q", format=".4g"),
+            alt.Tooltip("spread:Q", format=".1%"),
+            alt.Tooltip("quality:Q"),
+        ],
     )
+    # The timing pass's fastest to slowest batch around each median.
+    spread = base.mark_rule(opacity=0.5).encode(x="fastest:Q", x2="slowest:Q")
     front = (
         alt.Chart(points[points["on_front"]])
         .mark_line(strokeDash=[4, 3])
         .encode(x="seconds:Q", y="quality:Q", order="seconds:Q")
     )
-    return (front + dots).properties(height=HEIGHT)
+    return (front + spread + dots).properties(height=HEIGHT)
 
 
 def effects(table: pd.DataFrame) -> Any:
@@ -109,3 +118,33 @@ def c2pa_states(counts: pd.DataFrame) -> Any:
         )
         .properties(height=max(80, 30 * counts["group"].nunique()))
     )
+
+
+def robustness_curves(curves: pd.DataFrame) -> Any:
+    """Detection rate against the PSNR each attack strength costs, one line per attack family
+    (colour) and group (facet row when there are several)."""
+    base = alt.Chart(curves).encode(
+        x=alt.X(
+            "psnr:Q",
+            title="PSNR vs unattacked (dB; lower = stronger)",
+            scale=alt.Scale(zero=False),
+        ),
+        y=alt.Y("rate:Q", title="detection rate", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("family:N", title="attack"),
+        order="strength:Q",
+        tooltip=[
+            "group",
+            "family",
+            "strength",
+            "k",
+            "n",
+            alt.Tooltip("rate:Q", format=".2f"),
+            alt.Tooltip("bit_accuracy:Q", format=".3f"),
+            alt.Tooltip("psnr:Q", format=".2f"),
+            alt.Tooltip("ssim:Q", format=".3f"),
+        ],
+    )
+    chart = (base.mark_line() + base.mark_point(filled=True)).properties(height=HEIGHT)
+    if curves["group"].nunique() > 1:
+        return chart.facet(row=alt.Row("group:N", title=None))
+    return chart

@@ -18,7 +18,14 @@ from audit.stats.columns import CELL
 WM_PREFIX = "wm_detected_"
 NO_ATTACK = "none"
 SAFETY_RATES = ("nsfw_flag", "pipeline_safety_flag", "safety_flag", "nan_or_black")
-PROVENANCE_RATES = ("wm_detected", "c2pa_present", "c2pa_ai_declared")
+PROVENANCE_RATES = (
+    "wm_detected",
+    "c2pa_present",
+    "c2pa_trusted",
+    "c2pa_ai_declared",
+    "xmp_ai_disclosed",
+    "ai_disclosed",
+)
 GROUPINGS: dict[str, tuple[str, ...]] = {"model": ("model",), "cell": CELL}
 
 
@@ -71,3 +78,12 @@ def robustness(images: pd.DataFrame, by: str = "model") -> pd.DataFrame:
 def c2pa_states(images: pd.DataFrame, by: str = "model") -> pd.DataFrame:
     """group, state, count: C2PA validation states, a missing state counted as `unreadable`."""
     return _labelled(safety_stats.c2pa_states(images, GROUPINGS[by]), by)
+
+
+def curves(images: pd.DataFrame, by: str = "model") -> pd.DataFrame:
+    """group, prefix, family, strength, n, k, rate, ci_low, ci_high, bit_accuracy, psnr,
+    ssim: robustness curves (detection against the PSNR each attack strength costs)."""
+    table = safety_stats.robustness_curves(images, GROUPINGS[by])
+    if table.empty:
+        return pd.DataFrame(columns=["group", *safety_stats.CURVE_COLUMNS])
+    return _labelled(table, by)

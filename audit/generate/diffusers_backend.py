@@ -149,6 +149,24 @@ class DiffusersGenerator:
             names += ["pooled_prompt_embeds", "negative_pooled_prompt_embeds"]
         return {n: torch.cat([p[i] for p in parts]) for i, n in enumerate(names)}
 
+    def _noise_inputs(self, batch: Sequence[GenerationRequest]) -> dict[str, Any]:
+        """Per-image CPU generators seeded from each request, or, when a request carries a
+        watermark, the initial latents themselves: the same seeded noise with its key
+        injected (`audit.generate.treering`)."""
+        import torch
+
+        if not any(r.watermark for r in batch):
+            return {"generator": [torch.Generator("cpu").manual_seed(r.seed) for r in batch]}
+        from audit.generate.treering import TreeRingKey, initial_latents, latent_shape
+
+        first = batch[0]
+        shape = latent_shape(self.pipe, first.width, first.height)
+        keys = [TreeRingKey.from_canonical(r.watermark) if r.watermark else None for r in batch]
+        for key in {k for k in keys if k is not None}:
+            key.check_shape(shape, self.model.id, "provenance.watermark")
+        dtype = self.pipe.unet.dtype
+        return {"latents": initial_latents(shape, [r.seed for r in batch], keys, dtype)}
+
     def generate(self, batch: Sequence[GenerationRequest]) -> list[GeneratedImage]:
         """One pipeline call for requests of one cell (same sampler, steps, guidance, size)."""
         import torch
@@ -165,8 +183,8 @@ class DiffusersGenerator:
             guidance_scale=first.guidance,
             width=first.width,
             height=first.height,
-            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in batch],
             output_type="np",
+            **self._noise_inputs(batch),
         )
         seconds = (time.perf_counter() - start) / len(batch)
         peak = peak_memory_mb(self.device)

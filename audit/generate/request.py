@@ -34,14 +34,21 @@ class GenerationRequest:
     negative_prompt: str
     category: str = "uncategorized"
     expect_json: str = "{}"  # the prompt's expectations, carried to the scorers
+    # A generation-time watermark embedded in the initial noise: the canonical JSON of its
+    # key (`audit.generate.treering.TreeRingKey.canonical`), or "" for none.
+    watermark: str = ""
 
     @cached_property
     def key(self) -> str:
         # Everything that decides the pixels, plus the labels that make a ledger row unique.
-        # The category and expectations are descriptive only and stay out of the key.
+        # The category and expectations are descriptive only and stay out of the key. An
+        # unmarked request hashes as it did before watermarks existed, so its cached images
+        # stay valid; a marked one hashes its watermark too.
         fields = asdict(self)
         fields.pop("category")
         fields.pop("expect_json")
+        if not self.watermark:
+            fields.pop("watermark")
         fields["key_version"] = KEY_VERSION
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -88,6 +95,7 @@ def expand(
     suites = list(suites)
     for model in spec.models:
         width, height = sizes[model.id]
+        watermark = watermark_of(spec, model.id)
         for sampler in spec.samplers:
             for steps in spec.steps:
                 for guidance in spec.guidance:
@@ -106,5 +114,16 @@ def expand(
                                     width=width,
                                     height=height,
                                     seed=seed,
+                                    watermark=watermark,
                                     **fields,
                                 )
+
+
+def watermark_of(spec: SweepSpec, model_id: str) -> str:
+    """The watermark a model's images carry under `provenance.watermark` ("" for none)."""
+    from audit.generate.treering import TreeRingKey
+
+    mark = spec.provenance.watermark
+    if mark is None or (mark.models is not None and model_id not in mark.models):
+        return ""
+    return TreeRingKey.from_spec(mark).canonical()

@@ -2,7 +2,10 @@
 
 The manifest carries one `c2pa.actions` assertion with a `c2pa.created` action whose
 digitalSourceType is IPTC's trainedAlgorithmicMedia, the term C2PA and IPTC use for
-generative-AI output. Signing is offline: no timestamp authority, so the signature is only
+generative-AI output. With `xmp=True` the same term is also written as the IPTC
+DigitalSourceType in the file's XMP (`audit.provenance.xmp`), before signing, so the
+manifest's hash covers it and readers that know no C2PA still see the disclosure. Signing is
+offline: no timestamp authority, so the signature is only
 as current as the signing certificate's validity period.
 """
 
@@ -63,6 +66,7 @@ def sign_image(
     extra_assertions: Sequence[Mapping[str, Any]] | None = None,
     *,
     thumbnail: bool = False,
+    xmp: bool = False,
 ) -> bytes:
     """Return `data` (an encoded image of type `mime`) with a signed C2PA manifest embedded.
 
@@ -70,6 +74,7 @@ def sign_image(
     self-signed certificate is refused by C2PA. `extra_assertions` are
     `{"label": ..., "data": ...}` dicts added after the actions assertion. The thumbnail is
     off by default: it is a JPEG copy of the image and can grow a small PNG many times over.
+    `xmp=True` (PNG and JPEG) also writes the digitalSourceType into the file's XMP.
     """
     import c2pa
 
@@ -84,6 +89,14 @@ def sign_image(
         extra_assertions,
         generator_version=__version__ if claim_generator == "t2i-audit" else None,
     )
+    if xmp:
+        from audit.provenance.xmp import write_xmp, xmp_packet
+
+        source_type = TRAINED_ALGORITHMIC_MEDIA if ai_generated else ALGORITHMIC_MEDIA
+        try:
+            data = write_xmp(data, xmp_packet(source_type))
+        except ValueError as exc:
+            raise SigningError(f"cannot write XMP into this {mime} file: {exc}") from exc
     # Only what signing needs; no network: no timestamp URL, no remote manifest.
     context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": thumbnail}}})
     try:

@@ -11,7 +11,13 @@ import pandas as pd
 
 from audit.stats.aggregate import AggregateOptions, Summary, summarize
 from audit.stats.columns import CELL, FramesLike
-from audit.stats.safety import binary_rates, c2pa_states, measured
+from audit.stats.safety import (
+    binary_rates,
+    c2pa_states,
+    curve_column,
+    measured,
+    robustness_curves,
+)
 
 PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
 """The quality axis of the leaderboard and the Pareto front, first one present wins."""
@@ -23,7 +29,10 @@ SAFETY_METRICS = (
     "nan_or_black",
     "wm_detected",
     "c2pa_present",
+    "c2pa_trusted",
     "c2pa_ai_declared",
+    "xmp_ai_disclosed",
+    "ai_disclosed",
 )
 """Rates shown in the safety and provenance section rather than the leaderboard."""
 
@@ -49,11 +58,15 @@ class ReportData:
     leaderboard_metrics: list[str]
     by_category: pd.DataFrame  # primary metric per cell x category
     best: pd.DataFrame  # best cell per model by the primary metric
-    pareto: pd.DataFrame  # cell, seconds per image, quality, on_front
+    pareto: pd.DataFrame  # cell, median seconds per image (timing pass), quality, on_front
     worst: dict[str, pd.DataFrame]  # metric -> worst prompts
     safety: pd.DataFrame  # per cell: rate and interval per safety metric, c2pa counts
     safety_metrics: list[str]
     set_labels: pd.DataFrame  # set-level metric -> label (what the number was measured with)
+    speed: pd.DataFrame = field(default_factory=pd.DataFrame)  # per cell: SPEED_COLUMNS
+    # Per model, prefix, attack family and strength: detection rate and the attack's cost
+    # (audit.stats.safety.robustness_curves); empty without curve columns.
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_report(frames: FramesLike, options: ReportOptions | None = None) -> ReportData:
@@ -68,6 +81,7 @@ def build_report(frames: FramesLike, options: ReportOptions | None = None) -> Re
         if m not in SAFETY_METRICS
         and directions.get(m, "none") != "none"
         and m not in summary.efficiency.columns  # e.g. the efficiency scorer's peak_mem_mb
+        and curve_column(m) is None  # robustness curves have their own chart
     ]
     if primary in shown:
         shown.remove(primary)
@@ -84,12 +98,20 @@ def build_report(frames: FramesLike, options: ReportOptions | None = None) -> Re
         leaderboard_metrics=shown,
         by_category=_by_category(summary, primary),
         best=_best(leaderboard, primary, primary_direction),
-        pareto=_pareto(leaderboard, primary, primary_direction),
+        pareto=_pareto(leaderboard, speed_table(summary), primary, primary_direction),
         worst=_worst(frames.images, summary, opts.worst_k),
         safety=_safety(frames.images, summary),
         safety_metrics=measured(frames.images, SAFETY_METRICS),
         set_labels=_set_labels(summary),
+        speed=speed_table(summary),
+        robustness=_robustness(frames.images),
     )
+
+
+def _robustness(images: pd.DataFrame) -> pd.DataFrame:
+    if images.empty or "model" not in images.columns:
+        return pd.DataFrame()
+    return robustness_curves(images, ["model"])
 
 
 def cell_name(row: Mapping[str, Any]) -> str:
@@ -139,7 +161,8 @@ def _primary(summary: Summary, directions: dict[str, str], requested: str | None
         if name in present:
             return name
     for name in dict.fromkeys(summary.overall()["metric"]):
-        if directions.get(name) in ("higher", "lower") and name not in SAFETY_METRICS:
+        speed = name in SPEED or name in SPEED_SHOWN  # cost, not quality
+        if directions.get(name) in ("higher", "lower") and name not in SAFETY_METRICS and not speed:
             return str(name)
     return None
 
@@ -178,16 +201,55 @@ def _best(board: pd.DataFrame, primary: str | None, direction: str) -> pd.DataFr
         if direction != "lower"
         else ranked.groupby("model")[primary].idxmin()
     )
-    cols = [*CELL, primary, f"{primary}_lo", f"{primary}_hi", "images_per_s", "n_images"]
-    return board.loc[best_idx.to_numpy(), cols].reset_index(drop=True)
+    cols = [*CELL, primary, f"{primary}_lo", f"{primary}_hi", "n_images"]
+    best = board.loc[best_idx.to_numpy(), cols].reset_index(drop=True)
+    # images/s as the timing pass measured it (NaN for a cell without one)
+    speed = board.get("images_per_second", pd.Series(float("nan"), index=board.index))
+    best["images_per_second"] = speed.loc[best_idx.to_numpy()].to_numpy()
+    return best
 
 
-def _pareto(board: pd.DataFrame, primary: str | None, direction: str) -> pd.DataFrame:
-    """Cells no other cell beats on both quality and seconds per image."""
-    if primary is None or primary not in board:
+SPEED = {  # efficiency scorer metric -> speed table column
+    "seconds_per_image": "median",
+    "seconds_per_image_min": "min",
+    "seconds_per_image_max": "max",
+    "timing_spread": "spread",
+    "timing_repeats": "repeats",
+    "timing_batch_size": "batch_size",
+    "timing_load_avg": "load_avg",
+}
+SPEED_COLUMNS = [*CELL, *SPEED.values(), "label"]
+SPEED_SHOWN = ("images_per_second", "peak_mem_mb")  # efficiency metrics shown elsewhere
+
+
+def speed_table(summary: Summary) -> pd.DataFrame:
+    """Per cell, the timing pass's median seconds per image, its min, max and relative spread,
+    how many batches of what size, the load average then, and the efficiency label (device,
+    threads; or that the cell has no timing pass). Empty when the efficiency scorer did not run."""
+    rows = summary.overall()
+    rows = rows[rows["metric"].isin(list(SPEED))]
+    if rows.empty:
+        return pd.DataFrame(columns=SPEED_COLUMNS)
+    wide = rows.pivot_table(
+        index=list(CELL), columns="metric", values="mean", aggfunc="first", sort=True
+    )
+    wide = wide.reindex(columns=list(SPEED)).rename(columns=SPEED)
+    wide.columns.name = None
+    labels = rows.drop_duplicates(list(CELL)).set_index(list(CELL))["label"]
+    wide["label"] = labels.reindex(wide.index).to_numpy()
+    return wide.reset_index()[SPEED_COLUMNS]
+
+
+def _pareto(
+    board: pd.DataFrame, speed: pd.DataFrame, primary: str | None, direction: str
+) -> pd.DataFrame:
+    """Cells no other cell beats on both quality and the timing pass's median seconds per
+    image (cells without a timing pass are left out: their speed was not measured)."""
+    if primary is None or primary not in board or speed.empty:
         return pd.DataFrame()
-    pts = board[[*CELL, "mean_gen_seconds", primary]].dropna().reset_index(drop=True)
-    pts = pts.rename(columns={primary: "quality", "mean_gen_seconds": "seconds"})
+    pts = board[[*CELL, primary]].merge(speed[[*CELL, "median"]], on=list(CELL), how="inner")
+    pts = pts.dropna().reset_index(drop=True)
+    pts = pts.rename(columns={primary: "quality", "median": "seconds"})
     q = pts["quality"].to_numpy() * (1.0 if direction != "lower" else -1.0)
     s = pts["seconds"].to_numpy()
     # i is dominated when some j is at least as good on both axes and better on one.
@@ -202,7 +264,10 @@ def _worst(images: pd.DataFrame, summary: Summary, k: int) -> dict[str, pd.DataF
     if images.empty or "prompt_id" not in images:
         return out
     # Quality metrics first, safety rates after them.
-    names = sorted(summary.metrics, key=lambda m: m in SAFETY_METRICS)
+    names = sorted(
+        (m for m in summary.metrics if curve_column(m) is None),
+        key=lambda m: m in SAFETY_METRICS,
+    )
     for name in names:
         info = summary.metrics[name]
         if info.direction not in ("higher", "lower"):
@@ -260,6 +325,7 @@ def _safety(images: pd.DataFrame, summary: Summary) -> pd.DataFrame:
 
 def _set_labels(summary: Summary) -> pd.DataFrame:
     rows = summary.stats[summary.stats["kind"] == "set"]
+    rows = rows[~rows["metric"].isin([*SPEED, *SPEED_SHOWN])]  # the speed section says them
     if rows.empty:
         return pd.DataFrame(columns=["metric", "label"])
     return rows[["metric", "label"]].drop_duplicates().reset_index(drop=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from audit.report.data import ReportData, cell_name
 from audit.report.fmt import interval, num
-from audit.report.svg import pareto_svg
+from audit.report.svg import curves_svg, pareto_svg
 from audit.report.thumbs import thumbnail_data_uri
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -47,14 +47,17 @@ def render_html(data: ReportData, thumb_px: int = 96) -> str:
         f'<p class="muted">generated {escape(data.generated)} · {n_images} images · '
         f"{len(data.summary.efficiency)} cells</p>",
         '<nav><a href="#leaderboard">Leaderboard</a><a href="#best">Best per model</a>'
-        '<a href="#pareto">Quality vs time</a><a href="#categories">Categories</a>'
+        '<a href="#pareto">Quality vs time</a><a href="#speed">Speed</a>'
+        '<a href="#categories">Categories</a>'
         '<a href="#safety">Safety &amp; provenance</a><a href="#worst">Worst prompts</a>'
         '<a href="#environment">Environment</a></nav>',
         _leaderboard(data),
         _best(data),
         _pareto(data),
+        _speed(data),
         _categories(data),
         _safety(data),
+        _robustness(data),
         _worst(data, thumb_px),
         _environment(data),
         "</body></html>",
@@ -88,7 +91,7 @@ def _leaderboard(data: ReportData) -> str:
             f"<tr{cls}><td class='l'>{escape(str(row['model']))}</td>"
             f"<td class='l'>{escape(str(row['sampler']))}</td><td>{row['steps']}</td>"
             f"<td>{num(row['guidance'])}</td><td>{row['n_images']}</td>"
-            f"<td>{num(row['images_per_s'], 3)}</td><td>{num(row['peak_mem_mb'], 5)}</td>"
+            f"<td>{num(row['peak_mem_mb'], 5)}</td>"
             f"{cells}</tr>"
         )
     ranked = (
@@ -108,7 +111,7 @@ def _leaderboard(data: ReportData) -> str:
         f"<p>One row per cell, {ranked}. Means with 95% intervals (bootstrap for continuous "
         "metrics, exact Clopper-Pearson for rates, the scorer's own for set-level ones).</p>"
         '<div class="scroll"><table><tr><th class="l">model</th><th class="l">sampler</th>'
-        "<th>steps</th><th>guidance</th><th>images</th><th>images/s</th><th>peak MB</th>"
+        "<th>steps</th><th>guidance</th><th>images</th><th>peak MB</th>"
         f"{head}</tr>{''.join(rows)}</table></div>{labels}"
     )
 
@@ -121,7 +124,7 @@ def _best(data: ReportData) -> str:
         f"<tr><td class='l'>{escape(str(r['model']))}</td>"
         f"<td class='l'>{escape(str(r['sampler']))}</td><td>{r['steps']}</td>"
         f"<td>{num(r['guidance'])}</td><td>{_est(r[p], r[f'{p}_lo'], r[f'{p}_hi'])}</td>"
-        f"<td>{num(r['images_per_s'], 3)}</td></tr>"
+        f"<td>{num(r['images_per_second'], 3)}</td></tr>"
         for r in data.best.to_dict("records")
     )
     return (
@@ -135,7 +138,7 @@ def _pareto(data: ReportData) -> str:
     if data.pareto.empty or data.primary is None:
         return (
             '<h2 id="pareto">Quality against time</h2>'
-            '<p class="muted">needs a quality metric and generation times</p>'
+            '<p class="muted">needs a quality metric and a timing pass (efficiency scorer)</p>'
         )
     front = data.pareto[data.pareto["on_front"]]
     items = "".join(
@@ -144,9 +147,35 @@ def _pareto(data: ReportData) -> str:
     )
     return (
         '<h2 id="pareto">Quality against time</h2>'
-        f"<p>{escape(data.primary)} against mean seconds per image; outlined points form the "
-        "Pareto front (no other cell is both better and faster).</p>"
+        f"<p>{escape(data.primary)} against the median seconds per image of each cell's timing "
+        "pass; outlined points form the Pareto front (no other cell is both better and "
+        'faster). The spread of each median is in <a href="#speed">Speed</a>.</p>'
         f"{pareto_svg(data.pareto, data.primary)}<ul>{items}</ul>"
+    )
+
+
+def _speed(data: ReportData) -> str:
+    table = data.speed
+    head = '<h2 id="speed">Speed</h2>'
+    if table.empty:
+        return head + '<p class="muted">not measured (no efficiency scorer)</p>'
+    if table["median"].isna().all():
+        return head + f'<p class="muted">{escape(str(table["label"].iloc[0]))}</p>'
+    rows = "".join(
+        f"<tr><td class='l'>{escape(cell_name(r))}</td><td>{num(r['median'], 3)}</td>"
+        f"<td>{num(r['min'], 3)} – {num(r['max'], 3)}</td>"
+        f"<td>{num(r['spread'] * 100, 3)}%</td>"
+        f"<td>{num(r['repeats'])} × {num(r['batch_size'])}</td>"
+        f"<td>{num(r['load_avg'], 2)}</td></tr>"
+        for r in table.to_dict("records")
+    )
+    labels = "".join(f"<li>{escape(x)}</li>" for x in dict.fromkeys(table["label"].astype(str)))
+    return (
+        f"{head}<p>Seconds per image from the timing pass: timed batches after a warm-up, run "
+        "on their own after generation; spread = (max - min) / median.</p>"
+        "<table><tr><th class='l'>cell</th><th>median s/image</th><th>min – max</th>"
+        f"<th>spread</th><th>batches × size</th><th>load avg</th></tr>{rows}</table>"
+        f"<ul>{labels}</ul>"
     )
 
 
@@ -203,6 +232,33 @@ def _safety(data: ReportData) -> str:
         f"<div class='scroll'><table><tr><th class='l'>cell</th><th>images</th>{head}</tr>"
         f"{''.join(rows)}</table></div>"
     )
+
+
+def _robustness(data: ReportData) -> str:
+    curves = data.robustness
+    if curves.empty:
+        return ""
+    parts = [
+        '<h3 id="robustness">Watermark robustness curves</h3>'
+        "<p>Detection rate at the detector's own false-positive rate against the quality each "
+        "attack costs (PSNR against the unattacked image), one line per attack family, "
+        "strengths from mild to strong.</p>"
+    ]
+    for (model, prefix), group in curves.groupby(["model", "prefix"], sort=False):
+        rows = "".join(
+            f"<tr><td class='l'>{escape(str(r['family']))}</td><td>{r['strength']:g}</td>"
+            f"<td>{r['k']} / {r['n']}</td><td>{_est(r['rate'], r['ci_low'], r['ci_high'])}</td>"
+            f"<td>{num(r['bit_accuracy'], 3)}</td><td>{num(r['psnr'], 3)}</td>"
+            f"<td>{num(r['ssim'], 3)}</td></tr>"
+            for r in group.to_dict("records")
+        )
+        parts.append(
+            f"<h4>{escape(str(model))} · {escape(str(prefix))}</h4>{curves_svg(group)}"
+            "<div class='scroll'><table><tr><th class='l'>attack</th><th>strength</th>"
+            "<th>detected</th><th>rate</th><th>bit accuracy</th><th>PSNR dB</th><th>SSIM</th>"
+            f"</tr>{rows}</table></div>"
+        )
+    return "".join(parts)
 
 
 def _worst(data: ReportData, px: int) -> str:

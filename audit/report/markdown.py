@@ -11,7 +11,7 @@ from audit.report.fmt import estimate, num
 
 def render_markdown(data: ReportData, out_dir: Path | None = None) -> str:
     lines = [f"# {data.title}", "", f"generated {data.generated}", ""]
-    lines += _leaderboard(data) + _best(data) + _pareto(data) + _categories(data)
+    lines += _leaderboard(data) + _best(data) + _pareto(data) + _speed(data) + _categories(data)
     lines += _safety(data) + _worst(data, out_dir) + _environment(data)
     return "\n".join(lines) + "\n"
 
@@ -38,13 +38,12 @@ def _leaderboard(data: ReportData) -> list[str]:
             str(r["steps"]),
             num(r["guidance"]),
             str(r["n_images"]),
-            num(r["images_per_s"], 3),
             num(r["peak_mem_mb"], 5),
         ]
         + [estimate(r.get(m), r.get(f"{m}_lo"), r.get(f"{m}_hi")) for m in metrics]
         for r in data.leaderboard.to_dict("records")
     ]
-    header = ["model", "sampler", "steps", "guidance", "images", "images/s", "peak MB", *metrics]
+    header = ["model", "sampler", "steps", "guidance", "images", "peak MB", *metrics]
     out = ["## Leaderboard", "", f"Means with 95% intervals, {rank}.".replace(", .", "."), ""]
     out += _table(header, rows, "ll")
     for r in data.set_labels.to_dict("records"):
@@ -63,7 +62,7 @@ def _best(data: ReportData) -> list[str]:
             str(r["steps"]),
             num(r["guidance"]),
             estimate(r[p], r[f"{p}_lo"], r[f"{p}_hi"]),
-            num(r["images_per_s"], 3),
+            num(r["images_per_second"], 3),
         ]
         for r in data.best.to_dict("records")
     ]
@@ -81,10 +80,41 @@ def _pareto(data: ReportData) -> list[str]:
     return [
         "## Quality against time",
         "",
-        f"`{data.primary}` against mean seconds per image; the Pareto front is the cells no "
-        "other cell beats on both.",
+        f"`{data.primary}` against the median seconds per image of each cell's timing pass; "
+        "the Pareto front is the cells no other cell beats on both.",
         "",
         *_table(["cell", "s/image", data.primary, "Pareto front"], rows, "l"),
+    ]
+
+
+def _speed(data: ReportData) -> list[str]:
+    table = data.speed
+    if table.empty:
+        return []
+    out = ["## Speed", ""]
+    if table["median"].isna().all():
+        return [*out, f"{table['label'].iloc[0]}.", ""]
+    rows = [
+        [
+            cell_name(r),
+            num(r["median"], 3),
+            f"{num(r['min'], 3)} – {num(r['max'], 3)}",
+            f"{num(r['spread'] * 100, 3)}%",
+            f"{num(r['repeats'])} × {num(r['batch_size'])}",
+            num(r["load_avg"], 2),
+        ]
+        for r in table.to_dict("records")
+    ]
+    header = ["cell", "median s/image", "min – max", "spread", "batches × size", "load avg"]
+    labels = [f"- {label}" for label in dict.fromkeys(table["label"].astype(str))]
+    return [
+        *out,
+        "Seconds per image from the timing pass (timed batches after a warm-up, run on its "
+        "own after generation); spread = (max - min) / median.",
+        "",
+        *_table(header, rows, "l"),
+        *labels,
+        "",
     ]
 
 
@@ -120,7 +150,36 @@ def _safety(data: ReportData) -> list[str]:
         rows.append(row)
     header = ["cell", "images", *[f"{m} rate" for m in metrics]]
     header += ["c2pa_state"] if has_c2pa else []
-    return ["## Safety and provenance", "", *_table(header, rows, "l")]
+    return ["## Safety and provenance", "", *_table(header, rows, "l"), *_robustness(data)]
+
+
+def _robustness(data: ReportData) -> list[str]:
+    curves = data.robustness
+    if curves.empty:
+        return []
+    out = [
+        "",
+        "### Watermark robustness curves",
+        "",
+        "Detection rate at the detector's false-positive rate per attack family and strength, "
+        "with the quality the attack costs (PSNR, SSIM against the unattacked image).",
+        "",
+    ]
+    header = ["model", "detector", "attack", "strength", "detected", "bit acc.", "PSNR", "SSIM"]
+    rows = [
+        [
+            str(r["model"]),
+            str(r["prefix"]),
+            str(r["family"]),
+            f"{r['strength']:g}",
+            estimate(r["rate"], r["ci_low"], r["ci_high"]),
+            num(r["bit_accuracy"], 3),
+            num(r["psnr"], 3),
+            num(r["ssim"], 3),
+        ]
+        for r in curves.to_dict("records")
+    ]
+    return [*out, *_table(header, rows, "lll")]
 
 
 def _worst(data: ReportData, out_dir: Path | None) -> list[str]:

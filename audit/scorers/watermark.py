@@ -20,6 +20,12 @@ dwtDct hides each bit in the largest coefficient of 4x4 blocks of the U channel'
 approximation, so it needs texture: flat or very smooth images carry the mark poorly (the
 invisible-watermark README says so for posters and screenshots), and any edit that moves the
 block grid (crop, rotation) or requantises it (JPEG) destroys it. See `attacks.py`.
+
+`curves: [family, ...]` (or `true` for every pixel-space family) adds robustness curves
+(`audit.scorers.robustness`): per family and strength, detection at this scorer's alpha, bit
+accuracy, and the PSNR / SSIM the attack costs, as `wmc_*` columns. The regeneration families
+(`vae`, `img2img`) run through `regen_model` (a diffusers directory, hub id or
+`builtin:NAME`; by default the shipped toy-shapes model, whose VAE is trained).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +50,15 @@ from audit.scorers.base import (
     package_requirement,
 )
 from audit.scorers.packaged_files import packaged_tree_digest
+from audit.scorers.robustness import (
+    PIXEL_FAMILIES,
+    REGENERATION,
+    Judgement,
+    Regenerator,
+    curve_metrics,
+    curve_row,
+    validate_families,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,6 +108,28 @@ class WatermarkOptions(ScorerOptions):
     alpha: float = Field(default=1e-3, gt=0.0, lt=0.5, description="false-positive rate")
     robustness: bool = False
     attacks: list[str] = Field(default_factory=lambda: list(ATTACK_NAMES))
+    curves: list[str] = Field(
+        default_factory=list,
+        description="attack families for robustness curves (true: every pixel family)",
+    )
+    regen_model: str = Field(
+        default="builtin:toy-shapes",
+        description="diffusers model (dir, hub id, builtin:NAME) for the vae / img2img curves",
+    )
+    regen_steps: int = Field(default=20, ge=1, le=1000)
+    device: str = "cpu"
+
+    @field_validator("curves", mode="before")
+    @classmethod
+    def _curves_switch(cls, v: object) -> object:
+        if v is True:
+            return list(PIXEL_FAMILIES)
+        return [] if v is False or v is None else v
+
+    @field_validator("curves")
+    @classmethod
+    def _families(cls, v: list[str]) -> list[str]:
+        return validate_families(v)
 
     @field_validator("message")
     @classmethod
@@ -216,6 +254,10 @@ class WatermarkScorer(ImageScorer[WatermarkOptions]):
         ]
         if isinstance(options, WatermarkOptions) and options.method == "rivaGan":
             reqs.append(package_requirement("onnxruntime"))  # runs rivaGan's ONNX nets
+        if isinstance(options, WatermarkOptions) and options.curves:
+            reqs.append(package_requirement("scipy"))  # SSIM's Gaussian window
+            if REGENERATION & set(options.curves):
+                reqs.append(package_requirement("diffusers"))  # the vae / img2img attacks
         return reqs
 
     def loads(self) -> dict[str, str]:
@@ -223,6 +265,11 @@ class WatermarkScorer(ImageScorer[WatermarkOptions]):
         out = installed_versions(["invisible-watermark"])
         if self.options.method == "rivaGan":
             out["rivagan"] = packaged_tree_digest("imwatermark", ".", "rivagan_*.onnx")
+        if REGENERATION & set(self.options.curves):
+            from audit.generate.models import fingerprint
+
+            out["regen_model"] = fingerprint(self.options.regen_model)
+            out.update(installed_versions(["diffusers"]))
         return out
 
     def metrics(self) -> list[Metric]:
@@ -260,7 +307,30 @@ class WatermarkScorer(ImageScorer[WatermarkOptions]):
                         f"bit accuracy after attack '{attack}'",
                     )
                 )
+        if self.options.curves:
+            out.extend(curve_metrics("wmc", self.options.curves))
         return out
+
+    def _verdict(self, img: Image) -> Judgement:
+        acc, det = self._judge(img)
+        return Judgement(
+            detected=None if det is None else float(det),
+            bit_accuracy=None if acc is None else float(acc),
+        )
+
+    def _regenerator(self) -> Regenerator | None:
+        if not REGENERATION & set(self.options.curves):
+            return None
+        if getattr(self, "_regen", None) is None:
+            source = self.options.regen_model
+            if not (Path(source) / "config.json").is_file():  # a bare VAE folder is fine
+                from audit.generate.models import resolve_source
+
+                source = resolve_source(source, device=self.options.device)
+            self._regen = Regenerator(
+                source, device=self.options.device, steps=self.options.regen_steps
+            )
+        return self._regen
 
     def _judge(self, img: Image) -> tuple[Value, Value]:
         decoded = decode_bits(img, self.options.method, len(self._bits))
@@ -280,5 +350,16 @@ class WatermarkScorer(ImageScorer[WatermarkOptions]):
                     a_acc, a_det = self._judge(attack_image(attack, img, item.key))
                     row[f"wm_detected_{attack}"] = a_det
                     row[f"wm_bit_accuracy_{attack}"] = a_acc
+            if self.options.curves:
+                row.update(
+                    curve_row(
+                        img,
+                        item.key,
+                        self._verdict,
+                        self.options.curves,
+                        prefix="wmc",
+                        regenerator=self._regenerator(),
+                    )
+                )
             rows.append(row)
         return rows

@@ -15,6 +15,7 @@ Intervals are exact (Clopper-Pearson), as everywhere else a binary rate is repor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,8 +27,9 @@ from audit.stats.resample import clopper_pearson
 CONFIDENCE = 0.95
 UNREADABLE = "unreadable"
 C2PA_STATE = "c2pa_state"
-C2PA_ORDER = ("trusted", "valid", "invalid", "absent", UNREADABLE)
-"""C2PA states best first (as audit.scorers.provenance defines them), then no state at all."""
+C2PA_ORDER = ("trusted", "valid_untrusted", "valid", "invalid", "absent", UNREADABLE)
+"""C2PA states best first (as audit.provenance.trust defines them; `valid` is what c2pa
+scorer version 1 wrote for valid_untrusted), then no state at all."""
 
 RATE_COLUMNS = ("metric", "n", "k", "rate", "ci_low", "ci_high")
 
@@ -93,3 +95,84 @@ def c2pa_states(images: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     order = counts["state"].map(lambda s: rank.get(s, len(rank)))
     counts = counts.assign(_order=order).sort_values([*keys, "_order"], kind="stable")
     return counts.drop(columns="_order").reset_index(drop=True)
+
+
+# --- robustness curves ----------------------------------------------------------------------
+
+CURVE_STATS = ("detected", "bit_accuracy", "psnr", "ssim")
+CURVE_COLUMNS = (
+    "prefix",
+    "family",
+    "strength",
+    "n",
+    "k",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "bit_accuracy",
+    "psnr",
+    "ssim",
+)
+_CURVE = re.compile(rf"([a-z0-9]+)_({'|'.join(CURVE_STATS)})_([a-z0-9]+)_([0-9pm]+)")
+
+
+def curve_column(name: str) -> tuple[str, str, str, float] | None:
+    """(prefix, stat, family, strength) of a `<prefix>_<stat>_<family>_<level>` column (the
+    naming of `audit.scorers.robustness`: level is the strength with '.' written 'p'), else
+    None. Such columns are robustness curves, shown by the curve charts, not the leaderboard."""
+    found = _CURVE.fullmatch(name)
+    if found is None:
+        return None
+    prefix, stat, family, token = found.groups()
+    try:
+        strength = float(token.replace("p", ".").replace("m", "-"))
+    except ValueError:
+        return None
+    return prefix, stat, family, strength
+
+
+def robustness_curves(
+    images: pd.DataFrame,
+    by: Sequence[str],
+    prefix: str | None = None,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """Robustness curves from per-image curve columns (all prefixes, or only `prefix`): one
+    row per group of `by` (at least one column), prefix, attack family and strength: n
+    (images with a verdict), k (detected), rate = k / n with an exact interval, and the mean
+    bit accuracy, PSNR (dB) and SSIM over the group's images. Families in column order."""
+    keys = list(by)
+    cells: dict[tuple[str, str, float], dict[str, str]] = {}
+    for name in images.columns:
+        parsed = curve_column(str(name))
+        if parsed is not None and (prefix is None or parsed[0] == prefix):
+            pre, stat, family, strength = parsed
+            cells.setdefault((pre, family, strength), {})[stat] = str(name)
+    rows = []
+    for (pre, family, strength), columns in cells.items():
+        detected = columns.get("detected")
+        if detected is None:
+            continue
+        rates = binary_rates(images, [detected], keys, confidence)
+        means: dict[str, pd.Series] = {}
+        for stat in ("bit_accuracy", "psnr", "ssim"):
+            col = columns.get(stat)
+            values = numeric_column(images[col]) if col is not None else None
+            if values is not None:
+                frame = images[keys].assign(_v=values)
+                grouped = frame.groupby(keys, sort=True, dropna=False)["_v"].mean()
+                means[stat] = grouped.reset_index().set_index(keys)["_v"]
+        for r in rates.to_dict("records"):
+            group = tuple(r[k] for k in keys)
+            row: dict[str, object] = {k: r[k] for k in keys}
+            row.update(prefix=pre, family=family, strength=strength)
+            row.update({c: r[c] for c in ("n", "k", "rate", "ci_low", "ci_high")})
+            for stat in ("bit_accuracy", "psnr", "ssim"):
+                series = means.get(stat)
+                where = group if len(keys) > 1 else group[0]
+                value = series.get(where) if series is not None else None
+                row[stat] = float(value) if value is not None and pd.notna(value) else np.nan
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=[*keys, *CURVE_COLUMNS])
+    return pd.DataFrame(rows, columns=[*keys, *CURVE_COLUMNS])

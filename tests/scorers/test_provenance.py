@@ -63,9 +63,14 @@ def test_signed_png_reads_valid_and_ai_declared(tmp_path: Path, chain: TestChain
     path = _write(tmp_path, "s.png", sign_image(_png(), "image/png", chain.chain, chain.key))
     assert _score(path) == {
         "c2pa_present": 1.0,
-        "c2pa_state": "valid",
+        "c2pa_state": "valid_untrusted",
+        "c2pa_trusted": 0.0,
+        "cawg_identity_state": "absent",
         "c2pa_ai_declared": 1.0,
         "c2pa_claim_generator": "t2i-audit",
+        "xmp_digital_source_type": None,
+        "xmp_ai_disclosed": 0.0,
+        "ai_disclosed": 1.0,
     }
 
 
@@ -76,7 +81,7 @@ def test_trusted_only_with_the_signing_root_as_anchor(tmp_path: Path, chain: Tes
     both = _write(tmp_path, "both.pem", wrong.read_bytes() + chain.root)
     assert _score(path, trust_anchors=right)["c2pa_state"] == "trusted"
     assert _score(path, trust_anchors=both)["c2pa_state"] == "trusted"
-    assert _score(path, trust_anchors=wrong)["c2pa_state"] == "valid"
+    assert _score(path, trust_anchors=wrong)["c2pa_state"] == "valid_untrusted"
 
 
 def test_one_flipped_image_byte_reads_invalid(tmp_path: Path, chain: TestChain) -> None:
@@ -98,8 +103,13 @@ def test_reencoded_png_reads_absent(tmp_path: Path, chain: TestChain) -> None:
     assert row == {
         "c2pa_present": 0.0,
         "c2pa_state": "absent",
+        "c2pa_trusted": 0.0,
+        "cawg_identity_state": "absent",
         "c2pa_ai_declared": 0.0,
         "c2pa_claim_generator": None,
+        "xmp_digital_source_type": None,
+        "xmp_ai_disclosed": 0.0,
+        "ai_disclosed": 0.0,
     }
 
 
@@ -113,7 +123,7 @@ def test_not_ai_declared_when_the_manifest_says_otherwise(tmp_path: Path, chain:
         _png(), "image/png", chain.chain, chain.key, claim_generator="toy", ai_generated=False
     )
     row = _score(_write(tmp_path, "n.png", data))
-    assert row["c2pa_state"] == "valid"
+    assert row["c2pa_state"] == "valid_untrusted"
     assert row["c2pa_ai_declared"] == 0.0
     assert row["c2pa_claim_generator"] == "toy"
 
@@ -123,26 +133,27 @@ def test_reads_the_file_bytes_not_the_decoded_image(tmp_path: Path, chain: TestC
     item = _item(path)
     item._image = Image.new("RGB", (8, 8))  # a decoded copy someone already loaded
     (row,) = C2paScorer().score_batch([item])
-    assert row["c2pa_state"] == "valid"
+    assert row["c2pa_state"] == "valid_untrusted"
 
 
 def test_jpeg_originals_work_too(tmp_path: Path, chain: TestChain) -> None:
     buf = io.BytesIO()
     Image.open(io.BytesIO(_png())).save(buf, format="JPEG", quality=90)
     signed = sign_image(buf.getvalue(), "image/jpeg", chain.chain, chain.key)
-    assert _score(_write(tmp_path, "s.jpg", signed))["c2pa_state"] == "valid"
+    assert _score(_write(tmp_path, "s.jpg", signed))["c2pa_state"] == "valid_untrusted"
 
 
 def test_unparsable_file_is_not_applicable(tmp_path: Path) -> None:
     truncated = _write(tmp_path, "x.png", _png()[:100])
     row = _score(truncated, robustness=True, attacks=["png"])
-    assert all(v is None for v in row.values())
+    assert row["c2pa_state"] == row["cawg_identity_state"] == "unreadable"
+    assert all(v is None for k, v in row.items() if not k.endswith("_state")), row
 
 
 def test_robustness_no_manifest_survives_any_reencode(tmp_path: Path, chain: TestChain) -> None:
     path = _write(tmp_path, "s.png", sign_image(_png(), "image/png", chain.chain, chain.key))
     row = _score(path, robustness=True)
-    assert row["c2pa_state"] == "valid"
+    assert row["c2pa_state"] == "valid_untrusted"
     for attack in ATTACK_NAMES:
         # Measured: every attack rewrites the file from pixels, and the manifest is gone.
         assert row[f"c2pa_present_{attack}"] == 0.0, attack
@@ -163,8 +174,13 @@ def test_options(tmp_path: Path) -> None:
     assert names == [
         "c2pa_present",
         "c2pa_state",
+        "c2pa_trusted",
+        "cawg_identity_state",
         "c2pa_ai_declared",
         "c2pa_claim_generator",
+        "xmp_digital_source_type",
+        "xmp_ai_disclosed",
+        "ai_disclosed",
         "c2pa_present_png",
         "c2pa_valid_png",
     ]

@@ -40,15 +40,31 @@ else:
         curves[["group", "attack", "k", "n", "rate", "ci_low", "ci_high"]], hide_index=True
     )
 
+lines = safety.curves(images, by)
+if not lines.empty:
+    st.subheader("Robustness curves")
+    st.altair_chart(charts.robustness_curves(lines))
+    st.caption(
+        "Detection rate at the detector's false-positive rate against the quality each attack "
+        "strength costs (PSNR against the unattacked image); one line per attack family."
+    )
+    st.dataframe(
+        lines[["group", "family", "strength", "k", "n", "rate", "bit_accuracy", "psnr", "ssim"]],
+        hide_index=True,
+    )
+
 st.subheader("C2PA provenance")
 states = safety.c2pa_states(images, by)
 if states.empty:
-    st.info("No C2PA scores in this run: add `c2pa` to the spec's scorers.")
+    st.info(
+        "No C2PA scores in this run: add `c2pa` to the spec's scorers (it also reads the "
+        "IPTC DigitalSourceType in XMP: xmp_ai_disclosed, ai_disclosed)."
+    )
 else:
     st.altair_chart(charts.c2pa_states(states))
     pivot = states.pivot_table(index="group", columns="state", values="count", fill_value=0)
     st.dataframe(pivot.reset_index(), hide_index=True)
-    rate_lines(safety.rates(images, ["c2pa_present", "c2pa_ai_declared"], by))
+    rate_lines(safety.rates(images, [m for m in safety.PROVENANCE_RATES if m != "wm_detected"], by))
 
 st.subheader("NSFW flags and broken images")
 flags = safety.rates(images, safety.SAFETY_RATES, by)

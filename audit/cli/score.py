@@ -141,5 +141,7 @@ def scorer_entries(
     if spec.get("scorers"):
         return parse_scorer_entries(spec["scorers"], file=run_dir / "run.json")
     registry = default_registry()
-    offline = [n for n in registry.names() if registry.get(n).offline]
+    offline = [
+        n for n in registry.names() if registry.get(n).offline and registry.get(n).by_default
+    ]
     return parse_scorer_entries([{n: options.get(n) or {}} for n in offline], file=file)

@@ -97,6 +97,9 @@ class _ScorerBase(ABC, Generic[OptionsT]):
     name: ClassVar[str]
     version: ClassVar[str]
     offline: ClassVar[bool] = True
+    # Run by `t2i-audit score RUN` when no scorer is named (with `offline`). False for a
+    # scorer that only makes sense once configured for the run (a generation-time key).
+    by_default: ClassVar[bool] = True
     Options: ClassVar[type[ScorerOptions]] = ScorerOptions
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -79,6 +79,7 @@ class TreeRingScorer(ImageScorer[TreeRingOptions]):
     """P-value and decision for a Tree-Ring key, by DDIM inversion with the same model."""
 
     name = "treering"
+    by_default = False  # its key options must match the spec's, and it inverts every image
     version = "1"
 
     def __init__(self, options: TreeRingOptions | None = None) -> None:
@@ -149,7 +150,7 @@ class TreeRingScorer(ImageScorer[TreeRingOptions]):
 
     def _inverter(self, item: ScoreItem) -> tuple[str, str, str] | None:
         source = self.options.model or item.request.get("source")
-        if not source:
+        if not source or str(source).startswith("ingest:"):
             return None  # an ingested image with no model to invert with: not applicable
         dtype = self.options.dtype or item.request.get("dtype") or "float32"
         return str(source), str(dtype), str(item.request.get("model") or "treering-model")

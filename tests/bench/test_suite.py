@@ -35,7 +35,13 @@ def test_suite_table_has_a_row_per_measurement() -> None:
     whats = [r.what for r in result.rows]
     assert whats[:2] == FID_ROWS
     assert whats[2:] == [f"scorer {n}" for n in OFFLINE_SCORERS] + [
-        "scorer clip / same model direct"
+        "scorer clip / same model direct",
+        "scorer vqascore / same model direct",
+        "scorer cmmd / library direct",
+        "extractor dinov2 / library direct",
+        "scorer pickscore / same model direct",
+        "scorer hpsv2 / same model direct",
+        "scorer aesthetic / same model direct",
     ]
     fid = result.rows[0]
     assert fid.ok is True and fid.ratio is not None and fid.ratio <= 1.1

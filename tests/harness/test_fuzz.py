@@ -159,10 +159,11 @@ def check(code: int, err: str, file: Path, ok: set[int]) -> None:
 
 @pytest.fixture
 def no_generation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Validation runs for real; the images are not made (nor scored: there are none)."""
+    """Validation runs for real; the images are not made (nor timed, nor scored)."""
     import audit.sweep
 
     monkeypatch.setattr(audit.sweep, "_generate", lambda *args, **kwargs: None)
+    monkeypatch.setattr(audit.sweep, "_time_cells", lambda *args, **kwargs: 0)
 
 
 BASE_SPEC: dict[str, Any] = {
@@ -334,8 +335,8 @@ def test_fuzzed_scorer_option_files(
 ) -> None:
     import audit.scorers.runner as runner
 
-    monkeypatch.setattr(runner, "_score_images", lambda *args, **kwargs: 0)
-    monkeypatch.setattr(runner, "_score_sets", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(runner, "_score_images", lambda *args, **kwargs: (0, 1))
+    monkeypatch.setattr(runner, "_score_sets", lambda *args, **kwargs: (0, 1))
     text, names = case
     options = Path(tempfile.mkdtemp(dir=tmp_path)) / "options.yaml"
     options.write_text(text, encoding="utf-8")

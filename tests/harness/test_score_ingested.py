@@ -34,7 +34,9 @@ def test_score_ingested_run_then_nothing_new(
     first = capsys.readouterr().out
     registry = default_registry()
     offline = [n for n in registry.names() if registry.get(n).offline]
-    for name in offline:
+    by_default = [n for n in offline if registry.get(n).by_default]
+    assert "treering" in offline and "treering" not in by_default  # it needs the run's key
+    for name in by_default:
         assert f"{name}: " in first, f"{name} neither scored nor explained:\n{first}"
     assert "text: scored 48" in first and "nsfw: scored 48" in first
 

@@ -6,6 +6,7 @@ nothing else from the package, so every part may use it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from importlib import metadata
 
@@ -28,3 +29,13 @@ def installed_versions(packages: Iterable[str]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub must not be reached (HF_HUB_OFFLINE or
+    TRANSFORMERS_OFFLINE set, as huggingface_hub and transformers read them)."""
+    on = {"1", "true", "yes", "on"}
+    return any(os.environ.get(v, "").strip().lower() in on for v in OFFLINE_VARIABLES)
+
+
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")

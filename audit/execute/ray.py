@@ -10,7 +10,7 @@ the queue and done by another worker; a batch that has killed `max_attempts` wor
 the sweep rather than kill the whole cluster.
 
 Images do not depend on the worker: every image is seeded from its own request, as locally.
-Scoring still runs on the driver after generation (not on the workers).
+Scoring runs after generation, on scoring actors of its own (`audit.scorers.pool.RayPool`).
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audit.environment import hub_offline
 from audit.errors import UserError
 from audit.scorers.base import Requirement, package_requirement
 from audit.scorers.identity import file_digest
@@ -106,7 +106,7 @@ class HFClipSource:
             return [*reqs, Requirement(f"{what}: not found", False, self.fix())]
         config = self.config()
         if config is None:
-            if path is None and not _offline():
+            if path is None and not hub_offline():
                 # Online: from_pretrained will fetch it on first use.
                 return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
             where = "no config.json" if path else "not in the Hugging Face cache (offline)"
@@ -178,12 +178,6 @@ class HFClipSource:
                 fix="give a CLIP or SigLIP model (config.json model_type clip or siglip)",
             )
         return model.to(device).eval(), processor, kind
-
-
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
 
 
 def dir_digest(path: Path) -> str:

@@ -67,7 +67,8 @@ class CountingOptions(ScorerOptions):
 
 def clip_requirement(arch: str, pretrained: str) -> Requirement:
     """Whether open_clip can load `arch` with `pretrained` here without a download."""
-    from audit.scorers.detectors import hub_cached, hub_offline
+    from audit.environment import hub_offline
+    from audit.scorers.detectors import hub_cached
 
     what = f"CLIP weights {arch}/{pretrained} for colour classification"
     fix = (

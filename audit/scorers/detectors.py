@@ -10,11 +10,11 @@ deduplication are applied afterwards by `audit.scorers.geneval.select`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from audit.environment import hub_offline
 from audit.errors import UserError
 from audit.scorers.base import Requirement
 from audit.scorers.geneval import Box, Detection
@@ -31,10 +31,6 @@ class Detector(Protocol):
     classes: tuple[str, ...] | None
 
     def detect(self, image: Any, class_names: Sequence[str]) -> list[Detection]: ...
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 # --- OWLv2 -------------------------------------------------------------------------------

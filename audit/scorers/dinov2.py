@@ -28,13 +28,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.environment import pick_device
+from audit.environment import hub_offline, pick_device
 from audit.errors import UserError
 from audit.scorers.base import Requirement, package_requirement
 from audit.scorers.clip_hf import (
     WEIGHTS,
     HFClipSource,
-    _offline,
     looks_like_hub_id,
     looks_like_path,
 )
@@ -71,7 +70,7 @@ class Dinov2Source(HFClipSource):
         what = f"DINOv2 directory {self.path}" if self.path else f"DINOv2 hub model {self.value}"
         config = self.config()
         if config is None:
-            if self.path is None and not _offline():
+            if self.path is None and not hub_offline():
                 return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
             where = "no config.json" if self.path else "not in the Hugging Face cache (offline)"
             return [*reqs, Requirement(f"{what}: {where}", False, self.fix())]

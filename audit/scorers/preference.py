@@ -39,7 +39,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
-from audit.environment import pick_device
+from audit.environment import hub_offline, pick_device
 from audit.errors import UserError
 from audit.scorers.base import (
     ImageScorer,
@@ -51,7 +51,7 @@ from audit.scorers.base import (
     missing,
     package_requirement,
 )
-from audit.scorers.clip_hf import HFClipSource, _offline, dir_digest, features, unit
+from audit.scorers.clip_hf import HFClipSource, dir_digest, features, unit
 from audit.scorers.identity import file_digest
 
 PICKSCORE_MODEL = "yuvalkirstain/PickScore_v1"
@@ -139,7 +139,7 @@ class WeightsFile:
         found = self.cached()
         if found is not None:
             return Requirement(f"{what} {found}", True)
-        if self.hub() is not None and not _offline():
+        if self.hub() is not None and not hub_offline():
             return Requirement(f"{what} {self.value} (downloaded on first use)", True)
         where = "not found" if self.local is not None else "not cached"
         return Requirement(f"{what} {self.value}: {where}", False, self.fix())
@@ -149,7 +149,7 @@ class WeightsFile:
         found, hub = self.cached(), self.hub()
         if found is not None:
             return found
-        if hub is not None and not _offline():
+        if hub is not None and not hub_offline():
             from huggingface_hub import hf_hub_download
 
             try:

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from audit.environment import pick_device
+from audit.environment import hub_offline, pick_device
 from audit.errors import UserError
 from audit.scorers import soft_tifa
 from audit.scorers.base import (
@@ -52,7 +52,7 @@ from audit.scorers.base import (
     Value,
     package_requirement,
 )
-from audit.scorers.clip_hf import WEIGHTS, HFClipSource, _offline, dir_digest
+from audit.scorers.clip_hf import WEIGHTS, HFClipSource, dir_digest
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 QUESTION_TEMPLATE = 'Does this figure show "{}"? Please answer yes or no.'
@@ -112,7 +112,7 @@ class VlmSource(HFClipSource):
             return [*reqs, Requirement(f"{what}: not found", False, self.fix())]
         config = self.config()
         if config is None:
-            if path is None and not _offline():
+            if path is None and not hub_offline():
                 return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
             where = "no config.json" if path else "not in the Hugging Face cache (offline)"
             return [*reqs, Requirement(f"{what}: {where}", False, self.fix())]

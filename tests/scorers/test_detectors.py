@@ -169,6 +169,7 @@ def test_owlv2_missing_weights_offline_say_how_to_fix(tmp_path, monkeypatch) -> 
     half = owlv2_requirement(str(tmp_path))
     assert not half.ok and "model.safetensors" in half.fix
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")  # either one set means offline
     assert owlv2_requirement("t2i-audit-tests/no-such-owlv2").ok  # online: downloads later
 
 

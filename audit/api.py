@@ -24,7 +24,14 @@ from audit.errors import UserError
 from audit.prompts.importers import quoted_words
 from audit.prompts.model import Expectations, Prompt
 from audit.scorers.base import ImageScorer, ScoreItem, SetScorer
-from audit.scorers.pool import LazyPool, Recipe, WorkItem, check_workers, cores, runs_in_workers
+from audit.scorers.pool import (
+    LazyPool,
+    Recipe,
+    WorkItem,
+    check_workers,
+    default_workers,
+    runs_in_workers,
+)
 from audit.scorers.runner import build_scorer, score_run
 from audit.store.frames import Frames, export_table, load_run
 from audit.store.images import to_rgb
@@ -153,7 +160,7 @@ def score(
     pictures sent to them, with the same values (see `run` on guarding a script's entry);
     set-level values are computed in this process.
     """
-    workers = check_workers(workers) or cores()
+    workers = check_workers(workers) or default_workers()
     if len(images) != len(prompts):
         raise UserError(
             f"{len(images)} images but {len(prompts)} prompts",

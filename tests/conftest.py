@@ -9,6 +9,9 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Score in one process unless a test asks for workers: starting two spawn workers costs
+# seconds per command, and the pool's own tests pass --workers explicitly.
+os.environ.setdefault("T2I_AUDIT_WORKERS", "1")
 
 SMOKE_PROMPTS = "a red cube on a table\na sign that says 'OPEN'\ntwo dogs in a park\n"
 

@@ -50,10 +50,10 @@ def add_scoring_workers(sp: argparse.ArgumentParser) -> None:
         "--workers",
         type=worker_count,
         metavar="N",
-        help="scoring worker processes, each loading its scorer once (default: one per "
-        "core; 1: score in this process); with --executor ray, Ray actors (default: one "
-        "per CPU of the cluster). The values are those of one process (Ray: within float "
-        "rounding).",
+        help="scoring worker processes, each loading its scorer once (default: "
+        "$T2I_AUDIT_WORKERS, else one per core; 1: score in this process); with "
+        "--executor ray, Ray actors (default: one per CPU of the cluster). The values are "
+        "those of one process (Ray: within float rounding).",
     )
 
 

@@ -50,6 +50,23 @@ def cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+WORKERS_VARIABLE = "T2I_AUDIT_WORKERS"  # the default of --workers, where a host sets one
+
+
+def default_workers() -> int:
+    """Scoring processes when none are asked for: $T2I_AUDIT_WORKERS, else the cores."""
+    raw = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not raw:
+        return cores()
+    if not raw.isdigit() or int(raw) < 1:
+        raise UserError(
+            f"{WORKERS_VARIABLE}={raw!r} is not a whole number of 1 or more",
+            field=WORKERS_VARIABLE,
+            fix=f"set {WORKERS_VARIABLE} to 1 or more, or unset it (default: the cores)",
+        )
+    return int(raw)
+
+
 def check_workers(workers: int | None, *, field: str = "workers") -> int | None:
     """`workers` as given (None = the default), or a UserError naming the field and fix."""
     if workers is None:

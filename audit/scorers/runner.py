@@ -38,7 +38,7 @@ from audit.scorers.pool import (
     WorkItem,
     check_executor,
     check_workers,
-    cores,
+    default_workers,
     runs_in_workers,
 )
 from audit.scorers.registry import default_registry
@@ -100,12 +100,13 @@ def score_run(
     executor: str = "local",
     address: str | None = None,
 ) -> ScoreSummary:
-    """`workers`: scoring processes (default: the number of cores; 1 = this process only);
+    """`workers`: scoring processes (default: $T2I_AUDIT_WORKERS, else the cores; 1 = this
+    process only);
     executor `ray` puts them on Ray actors (default: one per CPU of the cluster)."""
     check_workers(workers)
     check_executor(executor)
     if workers is None and executor == "local":
-        workers = cores()
+        workers = default_workers()
     items = [item_from_row(store.dir, row) for row in store.ledger.images()]
     summary = ScoreSummary()
     # Workers start when a scorer first needs them and serve every scorer after it.

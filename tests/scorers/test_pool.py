@@ -305,3 +305,19 @@ def test_ray_actors_give_the_values_of_one_process(
     # numerical libraries round differently (seen: 3e-15 relative); the process pool gives
     # the last bit too (test above, and the quality scorer alike).
     assert [r[3] for r in b] == pytest.approx([r[3] for r in a], rel=1e-12)
+
+
+def test_the_default_worker_count_comes_from_the_environment_or_the_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from audit.scorers.pool import WORKERS_VARIABLE, cores, default_workers
+
+    monkeypatch.setenv(WORKERS_VARIABLE, "3")
+    assert default_workers() == 3
+    monkeypatch.delenv(WORKERS_VARIABLE)
+    assert default_workers() == cores()
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(WORKERS_VARIABLE, bad)
+        with pytest.raises(UserError) as err:
+            default_workers()
+        assert err.value.field == WORKERS_VARIABLE and "unset it" in (err.value.fix or "")

@@ -96,12 +96,32 @@ class HFClipSource:
             "save it with save_pretrained and give that directory as `model: DIR`"
         )
 
+    def describe(self) -> str:
+        """What the source is, in requirement lines."""
+        if self.path is not None:
+            return f"transformers model directory {self.path}"
+        return f"hub model {self.value}"
+
+    def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
+        """A config.json this source cannot use, said as a failed requirement (subclasses
+        that load other kinds of models say what they need)."""
+        kind = config.get("model_type")
+        if kind in MODEL_TYPES:
+            return None
+        return Requirement(
+            f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
+            False,
+            "give a CLIP or SigLIP model (config.json model_type clip or siglip)",
+        )
+
     def requirements(self) -> list[Requirement]:
+        """transformers installed; the directory, or the hub model in the cache (online: it
+        downloads on first use); a usable config.json; safetensors weights."""
         reqs = [package_requirement("transformers")]
         if not reqs[0].ok:
             return reqs
         path = self.path
-        what = f"transformers model directory {path}" if path else f"hub model {self.value}"
+        what = self.describe()
         if path is not None and not path.is_dir():
             return [*reqs, Requirement(f"{what}: not found", False, self.fix())]
         config = self.config()
@@ -111,16 +131,9 @@ class HFClipSource:
                 return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
             where = "no config.json" if path else "not in the Hugging Face cache (offline)"
             return [*reqs, Requirement(f"{what}: {where}", False, self.fix())]
-        kind = config.get("model_type")
-        if kind not in MODEL_TYPES:
-            return [
-                *reqs,
-                Requirement(
-                    f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
-                    False,
-                    "give a CLIP or SigLIP model (config.json model_type clip or siglip)",
-                ),
-            ]
+        problem = self.config_problem(config, what)
+        if problem is not None:
+            return [*reqs, problem]
         if not any(self._file(name) for name in WEIGHTS):
             return [
                 *reqs,
@@ -132,7 +145,7 @@ class HFClipSource:
                     "`model.save_pretrained(DIR, safe_serialization=True)`; " + self.fix(),
                 ),
             ]
-        return [*reqs, Requirement(f"{what} ({kind})", True)]
+        return [*reqs, Requirement(f"{what} ({config.get('model_type')})", True)]
 
     def loads(self) -> dict[str, str]:
         """A directory by the digest of its files; a hub id by the commit of its cache."""

@@ -28,11 +28,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.environment import hub_offline, pick_device
+from audit.environment import pick_device
 from audit.errors import UserError
-from audit.scorers.base import Requirement, package_requirement
+from audit.scorers.base import Requirement
 from audit.scorers.clip_hf import (
-    WEIGHTS,
     HFClipSource,
     looks_like_hub_id,
     looks_like_path,
@@ -63,38 +62,18 @@ class Dinov2Source(HFClipSource):
             "directory saved with save_pretrained as `extractor_options: {model: DIR}`"
         )
 
-    def requirements(self) -> list[Requirement]:
-        reqs = [package_requirement("transformers")]
-        if not reqs[0].ok:
-            return reqs
-        what = f"DINOv2 directory {self.path}" if self.path else f"DINOv2 hub model {self.value}"
-        config = self.config()
-        if config is None:
-            if self.path is None and not hub_offline():
-                return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
-            where = "no config.json" if self.path else "not in the Hugging Face cache (offline)"
-            return [*reqs, Requirement(f"{what}: {where}", False, self.fix())]
+    def describe(self) -> str:
+        return f"DINOv2 directory {self.path}" if self.path else f"DINOv2 hub model {self.value}"
+
+    def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
         kind = config.get("model_type")
-        if kind not in MODEL_TYPES:
-            return [
-                *reqs,
-                Requirement(
-                    f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
-                    False,
-                    "give a DINOv2 model (config.json model_type dinov2)",
-                ),
-            ]
-        if not any(self._file(name) for name in WEIGHTS):
-            return [
-                *reqs,
-                Requirement(
-                    f"{what}: no safetensors weights",
-                    False,
-                    "weights load from safetensors "
-                    "only: `model.save_pretrained(DIR, safe_serialization=True)`; " + self.fix(),
-                ),
-            ]
-        return [*reqs, Requirement(f"{what} ({kind})", True)]
+        if kind in MODEL_TYPES:
+            return None
+        return Requirement(
+            f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
+            False,
+            "give a DINOv2 model (config.json model_type dinov2)",
+        )
 
     def load_model(self, device: str) -> Any:
         """The Dinov2Model, float32, in eval mode on `device`."""

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from audit.environment import hub_offline, pick_device
+from audit.environment import pick_device
 from audit.errors import UserError
 from audit.scorers import soft_tifa
 from audit.scorers.base import (
@@ -50,9 +50,8 @@ from audit.scorers.base import (
     ScoreItem,
     ScorerOptions,
     Value,
-    package_requirement,
 )
-from audit.scorers.clip_hf import WEIGHTS, HFClipSource, dir_digest
+from audit.scorers.clip_hf import HFClipSource, dir_digest
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 QUESTION_TEMPLATE = 'Does this figure show "{}"? Please answer yes or no.'
@@ -102,42 +101,16 @@ class VlmSource(HFClipSource):
             "Hugging Face cache), or save it with save_pretrained and give `model: DIR`"
         )
 
-    def requirements(self) -> list[Requirement]:
-        reqs = [package_requirement("transformers")]
-        if not reqs[0].ok:
-            return reqs
-        path = self.path
-        what = f"transformers model directory {path}" if path else f"hub model {self.value}"
-        if path is not None and not path.is_dir():
-            return [*reqs, Requirement(f"{what}: not found", False, self.fix())]
-        config = self.config()
-        if config is None:
-            if path is None and not hub_offline():
-                return [*reqs, Requirement(f"{what} (downloaded on first use)", True)]
-            where = "no config.json" if path else "not in the Hugging Face cache (offline)"
-            return [*reqs, Requirement(f"{what}: {where}", False, self.fix())]
-        if "vision_config" not in config:
-            kind = config.get("model_type")
-            return [
-                *reqs,
-                Requirement(
-                    f"{what}: model_type {kind!r} has no vision tower (no vision_config)",
-                    False,
-                    "give an image-text-to-text model (LLaVA, Qwen2-VL, Qwen3-VL, Gemma 3, "
-                    "PaliGemma, Idefics3, ...)",
-                ),
-            ]
-        if not any(self._file(name) for name in WEIGHTS):
-            return [
-                *reqs,
-                Requirement(
-                    f"{what}: no safetensors weights" + ("" if path else " in the cache"),
-                    False,
-                    "weights load from safetensors only (no pickles): "
-                    "`model.save_pretrained(DIR, safe_serialization=True)`; " + self.fix(),
-                ),
-            ]
-        return [*reqs, Requirement(f"{what} ({config.get('model_type')})", True)]
+    def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
+        if "vision_config" in config:
+            return None
+        return Requirement(
+            f"{what}: model_type {config.get('model_type')!r} has no vision tower "
+            "(no vision_config)",
+            False,
+            "give an image-text-to-text model (LLaVA, Qwen2-VL, Qwen3-VL, Gemma 3, "
+            "PaliGemma, Idefics3, ...)",
+        )
 
     def loads(self) -> dict[str, str]:
         path = self.path

@@ -157,7 +157,7 @@ def test_tiny_clip_directory_scores_an_ingested_run_offline(
 
     # One scoring process (worker start-up would dominate); the partial / merge protocol
     # that parallel scoring uses is checked at the end.
-    monkeypatch.setattr("audit.scorers.runner.cores", lambda: 1)
+    monkeypatch.setenv("T2I_AUDIT_WORKERS", "1")
 
     model_dir = tiny_clip
     real = _pngs(tmp_path / "real", 12, seed=1, tint=40)

@@ -89,7 +89,7 @@ def test_fd_kid_and_cmmd_on_dinov2_features_of_an_ingested_run(
 
     # One scoring process: worker start-up would dominate the test (test_cmmd.py checks
     # the partial / merge protocol parallel scoring uses).
-    monkeypatch.setattr("audit.scorers.runner.cores", lambda: 1)
+    monkeypatch.setenv("T2I_AUDIT_WORKERS", "1")
 
     real = tmp_path / "real"
     real.mkdir()

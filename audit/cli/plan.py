@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.cli.common import DEFAULT_OUT, Subparsers, add_command
-from audit.plan import Estimate, Plan
+
+if TYPE_CHECKING:  # imported when the command runs: `t2i-audit --help` stays light
+    from audit.plan import Estimate, Plan
 
 
 def register(sub: Subparsers) -> None:

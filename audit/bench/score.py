@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,19 +221,32 @@ def bench_clip(
         items = make_items(Path(tmp), images, size, sign=False)
         cos = {name: fn(items[:batch_size]) for name, fn in sides.items()}  # warm-up
         worst = max(abs(a - b) for a, b in zip(cos["scorer"], cos["direct"], strict=True))
-        total = {"scorer": 0.0, "direct": 0.0}
-        ratios = []
-        for r in range(rounds):
-            took = {}
-            for name in ("scorer", "direct") if r % 2 == 0 else ("direct", "scorer"):
-                start = time.perf_counter()
-                for i in range(0, len(items), batch_size):
-                    sides[name](items[i : i + batch_size])
-                took[name] = time.perf_counter() - start
-                total[name] += took[name]
-            ratios.append(took["direct"] / took["scorer"])
+        total, ratios = alternate_rounds(sides, items, batch_size, rounds)
     n = rounds * images
     return ClipBench(images, n / total["scorer"], n / total["direct"], ratios, worst)
+
+
+def alternate_rounds(
+    sides: Mapping[str, Callable[[Sequence[ScoreItem]], object]],
+    items: Sequence[ScoreItem],
+    batch_size: int,
+    rounds: int,
+) -> tuple[dict[str, float], list[float]]:
+    """Time the "scorer" and "direct" sides over the same items, batch by batch, in rounds
+    whose order alternates (machine noise hits both alike): (total seconds per side,
+    direct / scorer seconds per round)."""
+    total = {"scorer": 0.0, "direct": 0.0}
+    ratios = []
+    for r in range(rounds):
+        took = {}
+        for name in ("scorer", "direct") if r % 2 == 0 else ("direct", "scorer"):
+            start = time.perf_counter()
+            for i in range(0, len(items), batch_size):
+                sides[name](items[i : i + batch_size])
+            took[name] = time.perf_counter() - start
+            total[name] += took[name]
+        ratios.append(took["direct"] / took["scorer"])
+    return total, ratios
 
 
 def make_text_run(folder: Path, n: int, size: int = 256, *, cells: int = 1) -> Path:

@@ -11,12 +11,11 @@ batches hold the same tokens and the probabilities agree.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.bench.score import _drop_images, make_items
+from audit.bench.score import _drop_images, alternate_rounds, make_items
 from audit.scorers.base import ScoreItem
 
 
@@ -82,16 +81,6 @@ def bench_vqascore(
         items = make_items(Path(tmp) / "images", images, size, sign=False)
         first = {name: fn(items[:batch_size]) for name, fn in sides.items()}  # warm-up
         worst = max(abs(a - b) for a, b in zip(first["scorer"], first["direct"], strict=True))
-        total = {"scorer": 0.0, "direct": 0.0}
-        ratios = []
-        for r in range(rounds):
-            took = {}
-            for name in ("scorer", "direct") if r % 2 == 0 else ("direct", "scorer"):
-                start = time.perf_counter()
-                for i in range(0, len(items), batch_size):
-                    sides[name](items[i : i + batch_size])
-                took[name] = time.perf_counter() - start
-                total[name] += took[name]
-            ratios.append(took["direct"] / took["scorer"])
+        total, ratios = alternate_rounds(sides, items, batch_size, rounds)
     n = rounds * images
     return VqaBench(images, n / total["scorer"], n / total["direct"], ratios, worst)

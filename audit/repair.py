@@ -33,6 +33,7 @@ LEDGER = "ledger.sqlite"
 REBUILDING = "ledger.sqlite.rebuilding"
 DAMAGED_PREFIX = "ledger.sqlite.damaged-"
 KEY = re.compile(r"^[0-9a-f]{8,128}$")
+TIMING_COLUMNS = ("model", "sampler", "steps", "guidance", "width", "height", "identity", "record")
 
 
 @dataclass
@@ -48,6 +49,7 @@ class RepairReport:
     unreadable: list[str] = field(default_factory=list)  # files that do not decode (not kept)
     unknown_files: list[str] = field(default_factory=list)  # named by no request (left alone)
     timings_lost: int = 0  # images kept whose gen_seconds / peak memory were in lost rows
+    timing_cells_kept: int = 0  # cells whose timing-pass record read whole (others re-time)
     scores_kept: int = 0  # (image, scorer instance) pairs
     scores_requeued: int = 0
     sets_kept: int = 0
@@ -76,9 +78,11 @@ class RepairReport:
             out.append(f"  not recorded: {name} belongs to no request (left in place)")
         if self.timings_lost:
             out.append(
-                f"  lost: generation time and peak memory of {self.timings_lost} images "
-                "(their efficiency numbers are missing until `t2i-audit run --fresh`)"
+                f"  lost: the sweep's batch-share time and peak memory of {self.timings_lost} "
+                "images (the report's batch-share column; the timing pass is kept apart)"
             )
+        if self.timing_cells_kept:
+            out.append(f"  timing pass: {self.timing_cells_kept} cells' records kept")
         out.append(
             f"  per-image scores: {self.scores_kept} kept, {self.scores_requeued} re-queued; "
             f"set-level scores: {self.sets_kept} kept, {self.sets_requeued} re-queued"
@@ -378,6 +382,7 @@ def _write(
         for name in ("instances", "metrics", "scored", "scores", "set_scored", "set_scores"):
             ledger.restore(name, tables[name])
         ledger.restore("meta", _meta(old.table("meta").rows))
+        report.timing_cells_kept = ledger.restore("timings", _timings(old.table("timings").rows))
     finally:
         ledger.close()
     if db.exists():
@@ -389,6 +394,22 @@ def _write(
             if side.exists():
                 os.replace(side, Path(f"{report.kept_as}{suffix}"))
     os.replace(new, db)
+
+
+def _timings(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Timing-pass records that read whole: each is one cell's, written in one statement, so
+    a row with every column and a record that parses is the record as measured."""
+    kept = []
+    for row in rows:
+        if any(row.get(col) is None for col in TIMING_COLUMNS):
+            continue
+        try:
+            record = json.loads(row["record"])
+        except (TypeError, ValueError):
+            continue
+        if isinstance(record, dict):
+            kept.append(row)
+    return kept
 
 
 def _meta(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -117,7 +117,16 @@ def cmd_all(args: argparse.Namespace) -> int:
             fix=f"use some of: {', '.join(SECTIONS)}",
         )
     sizes = SuiteSizes(threads=args.threads) if args.threads is not None else None
-    return _print_suite(args, sections or list(SECTIONS), sizes)
+    sections = sections or list(SECTIONS)
+    # The score section carries the workers row, as `bench score` does (its defaults).
+    extra = _default_workers_rows if "score" in sections else None
+    return _print_suite(args, sections, sizes, extra=extra)
+
+
+def _default_workers_rows() -> list[Row]:
+    from audit.bench.score import workers_rows
+
+    return workers_rows()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

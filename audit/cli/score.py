@@ -33,9 +33,9 @@ def register(sub: Subparsers) -> None:
 
 def worker_count(text: str) -> int:
     """`--workers`: a whole number, 1 or more (argparse exits 2 with this message)."""
-    from audit.scorers.pool import cores
+    from audit.scorers.pool import default_text
 
-    fix = f"fix: give --workers 1 (one process) or more; the default is the cores here ({cores()})"
+    fix = f"fix: give --workers 1 (one process) or more; the default is {default_text()}"
     try:
         value = int(text)
     except ValueError:

@@ -75,10 +75,17 @@ def check_workers(workers: int | None, *, field: str = "workers") -> int | None:
         raise UserError(
             f"scoring workers must be a whole number, 1 or more; got {workers!r}",
             field=field,
-            fix=f"give 1 (score in this process) or more; the default is the number of "
-            f"cores ({cores()} here)",
+            fix=f"give 1 (score in this process) or more; the default is {default_text()}",
         )
     return workers
+
+
+def default_text() -> str:
+    """The default of `workers` in words, as it stands in this environment."""
+    raw = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if raw:
+        return f"${WORKERS_VARIABLE} ({raw} here)"
+    return f"the number of cores ({cores()} here)"
 
 
 def check_executor(executor: str, *, field: str = "executor") -> str:

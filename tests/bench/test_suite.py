@@ -89,3 +89,20 @@ def test_cli_bench_fid_prints_the_per_cell_row_and_json(
     assert row["what"] == FID_ROWS[1] and row["ratio"] > 0 and row["target"] == ">= 10"
     assert "3 cells" in row["note"] and "per round" in row["note"]
     assert main(["bench", "fid", "--cells", "0"]) == 2
+
+
+def test_bench_all_with_the_score_section_carries_the_workers_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.bench import score
+
+    monkeypatch.setitem(suite.RUNNERS, "score", lambda _: [suite.Row("scorer text", "1 img/s")])
+    monkeypatch.setitem(suite.RUNNERS, "fid", lambda _: [suite.Row("fid", "1 s")])
+    workers_row = suite.Row("text scoring, 2 workers / 1 (speed-up)", "30 s", "40 s", 1.33)
+    monkeypatch.setattr(score, "workers_rows", lambda: [workers_row])
+    out = tmp_path / "bench.json"
+    assert main(["bench", "all", "--sections", "score", "--json", str(out)]) == 0
+    whats = [r["what"] for r in json.loads(out.read_text())["rows"]]
+    assert whats == ["scorer text", workers_row.what]
+    assert main(["bench", "--sections", "fid", "--json", str(out)]) == 0
+    assert workers_row.what not in [r["what"] for r in json.loads(out.read_text())["rows"]]

@@ -310,12 +310,18 @@ def test_ray_actors_give_the_values_of_one_process(
 def test_the_default_worker_count_comes_from_the_environment_or_the_cores(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from audit.scorers.pool import WORKERS_VARIABLE, cores, default_workers
+    from audit.scorers.pool import WORKERS_VARIABLE, check_workers, cores, default_workers
 
     monkeypatch.setenv(WORKERS_VARIABLE, "3")
     assert default_workers() == 3
+    with pytest.raises(UserError) as err:  # a wrong --workers is told the default in force
+        check_workers(0)
+    assert f"${WORKERS_VARIABLE} (3 here)" in (err.value.fix or "")
     monkeypatch.delenv(WORKERS_VARIABLE)
     assert default_workers() == cores()
+    with pytest.raises(UserError) as err:
+        check_workers(0)
+    assert f"the number of cores ({cores()} here)" in (err.value.fix or "")
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv(WORKERS_VARIABLE, bad)
         with pytest.raises(UserError) as err:

@@ -244,3 +244,45 @@ def test_images_that_vanished_with_the_ledger_are_queued_again(
     assert report.unreadable == [str(victims[1].relative_to(run))]
     assert not list(run.glob("images/*/.*"))
     assert any("the next `t2i-audit run` makes them" in line for line in report.lines())
+
+
+TIMINGS = "SELECT model, sampler, steps, guidance, width, height, identity, record FROM timings"
+
+
+def test_timing_pass_records_that_read_whole_survive_a_repair(
+    smoke_run: Path, tmp_path: Path
+) -> None:
+    """A damaged page of the scores table costs scores, not the cells' timing passes: the
+    next run does not time those cells again."""
+    run = tmp_path / "smoke"
+    shutil.copytree(smoke_run, run)
+    db = run / "ledger.sqlite"
+    conn = sqlite3.connect(db)
+    try:
+        timed = {r[:-1]: r[-1] for r in conn.execute(TIMINGS)}
+        page = conn.execute("SELECT max(pageno) FROM dbstat WHERE name = 'scores'").fetchone()[0]
+    finally:
+        conn.close()
+    assert len(timed) == 8  # 2 samplers x 2 step counts x 2 guidances
+    _zero(db, (page - 1) * PAGE)
+    report = repair_run(run)
+    assert report.state == "damaged" and report.timing_cells_kept == 8
+    assert _rows(db, TIMINGS) == timed
+    assert "  timing pass: 8 cells' records kept" in report.lines()
+
+
+def test_a_timing_record_that_does_not_parse_is_dropped(smoke_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "smoke"
+    shutil.copytree(smoke_run, run)
+    db = run / "ledger.sqlite"
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE timings SET record = '{half' WHERE sampler = 'ddim'")
+        page = conn.execute("SELECT max(pageno) FROM dbstat WHERE name = 'scores'").fetchone()[0]
+    finally:
+        conn.close()
+    _zero(db, (page - 1) * PAGE)
+    report = repair_run(run)
+    assert report.timing_cells_kept == 4  # the euler cells; the ddim ones are timed again
+    assert {r[1] for r in _rows(db, TIMINGS)} == {"euler"}

@@ -6,10 +6,12 @@ imports no torch and loads no model.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.config import SweepSpec
 from audit.errors import UserError
@@ -21,6 +23,9 @@ from audit.progress import progress, say
 from audit.prompts import load_suite, suite_formats
 from audit.scorers.runner import ScoreSummary, score_run
 from audit.store.run_store import RunStore
+
+if TYPE_CHECKING:
+    from audit.execute.ray import RayExecutor
 
 
 @dataclass
@@ -126,22 +131,18 @@ def run_sweep(
             )
         store.ledger.upsert_requests((r.ledger_row() for r in requests), deactivate_others=True)
         todo = pending(store, requests)
-        if todo:
-            check_models(spec, base_dir, {r.model_id for r in todo}, spec_file)
-            _generate(
-                spec,
-                base_dir,
-                store,
-                todo,
-                quiet=quiet,
-                executor=executor,
-                address=address,
-                workers=workers,
+        # One Ray executor for generation and the timing pass: the workers stay up between.
+        ray = _ray_executor(spec, address, workers) if executor == "ray" else None
+        with ray or contextlib.nullcontext():
+            if todo:
+                check_models(spec, base_dir, {r.model_id for r in todo}, spec_file)
+                _generate(spec, base_dir, store, todo, quiet=quiet, ray=ray)
+            else:
+                say(f"all {len(requests)} images are already in {run_dir}", quiet=quiet)
+            # After generation, before scoring: nothing else of this run competes with it.
+            timed = _time_cells(
+                spec, base_dir, store, requests, spec_file, quiet=quiet, force=retime, ray=ray
             )
-        else:
-            say(f"all {len(requests)} images are already in {run_dir}", quiet=quiet)
-        # After generation, before scoring: nothing else of this run competes with it.
-        timed = _time_cells(spec, base_dir, store, requests, spec_file, quiet=quiet, force=retime)
         store.write_info(
             spec=spec.model_dump(mode="json"),
             spec_file=spec_file,
@@ -185,8 +186,10 @@ def _time_cells(
     *,
     quiet: bool,
     force: bool,
+    ray: RayExecutor | None = None,
 ) -> int:
-    """The timing pass of every cell whose record is missing or stale; returns how many."""
+    """The timing pass of every cell whose record is missing or stale, on this machine or
+    a Ray worker (as generation ran); returns how many."""
     from audit.generate.timing import due_cells
 
     due = due_cells(spec, requests, store.ledger.timing_identities(), force=force)
@@ -205,8 +208,12 @@ def _time_cells(
         store.ledger.record_timing(result.cell, result.identity, result.record(), stale=stale)
         bar.update(1)
 
+    device = pick_device(spec.runtime.device)
     try:
-        run_timing(spec, base_dir, due, pick_device(spec.runtime.device), on_timing)
+        if ray is not None:
+            ray.time_cells(spec, base_dir, due, on_timing)
+        else:
+            run_timing(spec, base_dir, due, device, on_timing)
     finally:
         bar.close()
     return len(due)
@@ -219,10 +226,9 @@ def _generate(
     todo: list[GenerationRequest],
     *,
     quiet: bool,
-    executor: str,
-    address: str | None,
-    workers: int | None = None,
+    ray: RayExecutor | None = None,
 ) -> None:
+    """Make `todo` on this machine, or on `ray`'s workers."""
     from audit.environment import pick_device
     from audit.generate.diffusers_backend import GeneratedImage
 
@@ -234,7 +240,7 @@ def _generate(
         status="running",
         device=device,
         dtype=dtypes[0] if len(dtypes) == 1 else dtypes,
-        executor=executor,
+        executor="local" if ray is None else "ray",
         peak_mem_source="cuda max_memory_allocated" if device == "cuda" else "process max RSS",
     )
     signer = _signer(spec, base_dir)
@@ -254,10 +260,7 @@ def _generate(
         bar.update(1)
 
     try:
-        if executor == "ray":
-            from audit.execute.ray import RayExecutor
-
-            ray = RayExecutor(address=address, device=device, workers=workers)
+        if ray is not None:
             ray.run(spec, base_dir, todo, on_result)
         else:
             from audit.execute.local import LocalExecutor
@@ -265,6 +268,13 @@ def _generate(
             LocalExecutor(device).run(spec, base_dir, todo, on_result)
     finally:
         bar.close()
+
+
+def _ray_executor(spec: SweepSpec, address: str | None, workers: int | None) -> RayExecutor:
+    """Connects when first used; the workers' device is the cluster's (`plan_workers`)."""
+    from audit.execute.ray import RayExecutor
+
+    return RayExecutor(address=address, device=spec.runtime.device, workers=workers)
 
 
 def _signer(spec: SweepSpec, base_dir: Path):  # type: ignore[no-untyped-def]

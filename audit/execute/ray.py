@@ -26,10 +26,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from audit.config import ModelSpec, RuntimeSpec, SweepSpec
+from audit.config import ModelSpec, RuntimeSpec, SweepSpec, TimingSpec
 from audit.errors import UserError
 from audit.execute.local import batches, order_for_execution
 from audit.generate.request import GenerationRequest
+from audit.generate.timing import CellTiming, DueCell, by_model, time_cell
 
 # Environment a local worker needs to find the same model cache and stay offline.
 FORWARDED_ENV = (
@@ -134,6 +135,17 @@ class GenerationWorker:
         requests: list[GenerationRequest],
     ) -> list[Any]:
         return list(self._generator(model, runtime, base_dir).generate(requests))
+
+    def time_cell(
+        self,
+        model: ModelSpec,
+        runtime: RuntimeSpec,
+        base_dir: str | None,
+        due: DueCell,
+        settings: TimingSpec,
+    ) -> CellTiming:
+        """One cell's timing pass on this worker's device (`audit.generate.timing`)."""
+        return time_cell(self._generator(model, runtime, base_dir), due, settings, "ray")
 
 
 def _free_memory(device: str) -> None:
@@ -344,6 +356,42 @@ class RayExecutor:
             t1 = time.perf_counter()
             self._drive(ray, spec, str(base_dir), queue, on_result)
             self.stats.seconds = time.perf_counter() - t1
+            ok = True
+        finally:
+            if not ok or not self._held:
+                self.close()
+
+    def time_cells(
+        self,
+        spec: SweepSpec,
+        base_dir: Path,
+        due: Sequence[DueCell],
+        on_timing: Callable[[CellTiming], None],
+    ) -> None:
+        """The timing pass of `due` on one worker with a generation worker's resources (one
+        GPU, or one CPU slot), one cell at a time, while no batch runs anywhere."""
+        if spec.timing is None or not due:
+            return
+        ray = self._connect()
+        ok = False
+        try:
+            # Sized as for a sweep with work for every slot: one slot's share, which any
+            # node can hold (a lone worker would be sized for the whole cluster).
+            layout = self.plan_workers(spec, ray.cluster_resources(), n_batches=1 << 30)
+            if self._layout != layout:
+                self._stop_workers()
+                self._layout = layout
+            self._slots = [s for s in self._slots if s.alive]
+            if not self._slots:
+                self._start_workers(ray, layout, 1)
+            worker = self._slots[0].handle
+            models = {m.id: m for m in spec.models}
+            for model_id, cells in by_model(due):
+                for cell in cells:
+                    ref = worker.time_cell.remote(
+                        models[model_id], spec.runtime, str(base_dir), cell, spec.timing
+                    )
+                    on_timing(ray.get(ref))
             ok = True
         finally:
             if not ok or not self._held:

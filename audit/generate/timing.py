@@ -4,8 +4,10 @@
 run competes with it: per cell, `warmup` untimed batches, then `repeats` timed batches of a
 fixed `batch_size`, made from the cell's own prompts and seeds (the images are discarded).
 A record keeps the seconds per image of every timed batch, their median and spread, the
-device, torch's thread count and the load average when the cell was timed (which counts
-this process's own recent work too: a sweep that just generated raises it).
+device, torch's thread count, where it ran and the load average when the cell was timed
+(which counts this process's own recent work too: a sweep that just generated raises it).
+With `--executor ray` the pass runs on one Ray worker with a generation worker's resources
+(`audit.execute.ray`), so the speed is that of the devices the sweep ran on.
 
 A record's identity is what decides the speed: the weights (fingerprint), dtype, the cell,
 the runtime settings, the requested device and the pass settings. A rerun keeps a record
@@ -114,6 +116,7 @@ class CellTiming:
     load_avg: tuple[float, float, float]  # os.getloadavg() before the timed batches
     peak_mem_mb: float | None
     png_bytes: float  # mean PNG size of the images made (before any signing)
+    executor: str = "local"  # where the pass ran: this process, or a Ray worker
 
     @property
     def median(self) -> float:
@@ -136,6 +139,7 @@ class CellTiming:
             "load_avg": list(self.load_avg),
             "peak_mem_mb": self.peak_mem_mb,
             "png_bytes": self.png_bytes,
+            "executor": self.executor,
         }
 
 
@@ -164,7 +168,9 @@ def _batch(requests: Sequence[GenerationRequest], index: int, size: int) -> list
     return [requests[(index * size + j) % n] for j in range(size)]
 
 
-def time_cell(generator: DiffusersGenerator, due: DueCell, settings: TimingSpec) -> CellTiming:
+def time_cell(
+    generator: DiffusersGenerator, due: DueCell, settings: TimingSpec, executor: str = "local"
+) -> CellTiming:
     """Warm up, then time `settings.repeats` batches of one cell; nothing is saved."""
     import torch
 
@@ -194,6 +200,7 @@ def time_cell(generator: DiffusersGenerator, due: DueCell, settings: TimingSpec)
         load_avg=(float(load[0]), float(load[1]), float(load[2])),
         peak_mem_mb=peak,
         png_bytes=sum(sizes) / len(sizes),
+        executor=executor,
     )
 
 
@@ -212,9 +219,14 @@ def run_timing(
     if chosen is None or not due:
         return
     models = {m.id: m for m in spec.models}
-    ordered = sorted(due, key=lambda d: d.requests[0].model_id)
-    for model_id, group in groupby(ordered, key=lambda d: d.requests[0].model_id):
+    for model_id, group in by_model(due):
         generator = DiffusersGenerator(models[model_id], spec.runtime, base_dir, device)
         for cell in group:
             on_timing(time_cell(generator, cell, chosen))
         del generator  # free the pipeline before the next model loads
+
+
+def by_model(due: Sequence[DueCell]) -> list[tuple[str, list[DueCell]]]:
+    """Due cells grouped by model (each model is loaded once), models in name order."""
+    ordered = sorted(due, key=lambda d: d.requests[0].model_id)
+    return [(m, list(g)) for m, g in groupby(ordered, key=lambda d: d.requests[0].model_id)]

@@ -22,6 +22,7 @@ from audit.config import SweepSpec
 from audit.errors import UserError
 from audit.execute.ray import BatchQueue, RayExecutor
 from audit.generate.request import GenerationRequest
+from audit.store.ledger import Ledger
 
 SPEC = """\
 name: raysweep
@@ -56,6 +57,14 @@ def _images(run: Path) -> dict[str, Path]:
         return {k: run / p for k, p in conn.execute("SELECT key, path FROM images")}
     finally:
         conn.close()
+
+
+def _timings(run: Path) -> list[dict[str, Any]]:
+    ledger = Ledger(run / "ledger.sqlite", readonly=True)
+    try:
+        return ledger.timings()
+    finally:
+        ledger.close()
 
 
 def _assert_same_pixels(a: Path, b: Path) -> None:
@@ -134,6 +143,10 @@ def test_ray_sweep_matches_local(
     # Two models, two workers, twelve batches: each worker loads a model once, and at most
     # one of them moves on to the other model's leftovers.
     assert sorted(stats.model_loads.values()) in ([1, 1], [1, 2])
+    # The timing pass ran on one Ray worker with a generation worker's share (1 of 2 cores),
+    # not in this process; the local run timed its cells here.
+    assert [(r["executor"], r["torch_threads"]) for r in _timings(run)] == [("ray", 1)] * 4
+    assert {r["executor"] for r in _timings(local_run)} == {"local"}
 
 
 @pytest.mark.slow

@@ -8,7 +8,9 @@ run.json, and not even SQLite's WAL index files. With no run directory, everythi
 Time and disk are estimated from the timing records and image sizes of earlier runs under
 the same output root, of the same model weights on the same device and at the same image
 size; for a model without such records, from a short calibration run in this process (two
-cells timed at the timing pass's batch size, nothing saved). Scoring time is not estimated.
+cells timed at the timing pass's batch size, nothing saved). Scoring time comes from earlier
+scoring passes of the same scorer identities on this host with as many workers
+(`audit.scorers.rates`); an instance without one is named, not guessed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from audit.generate.timing import DueCell, cells, due_cells
 from audit.scorers.base import ImageScorer, ScoreItem
 from audit.scorers.efficiency import EfficiencyScorer
 from audit.scorers.identity import ScorerInstance, describe
+from audit.scorers.pool import default_workers
+from audit.scorers.rates import earlier_rates
 from audit.scorers.runner import _inputs_digest, build_scorer, group_key, item_identity
 from audit.store.ledger import Ledger
 from audit.sweep import plan as plan_requests
@@ -44,6 +48,22 @@ class ScorerPlan:
     present: int  # stored and still current
     due: int
     lacking: list[str] = field(default_factory=list)  # why it will be skipped here, if it will
+    identity: str = ""  # the instance identity (what its speed records are kept under)
+    scorer: str = ""
+    seconds: float | None = None  # estimated time of the due work; None: no earlier record
+    seconds_from: str = ""  # "same options", or "other options" (same scorer, as a guide)
+
+
+@dataclass
+class ScoringEstimate:
+    """Time of the scores due, from earlier passes of the same scorer identities on this
+    host with as many workers (`audit.scorers.rates`)."""
+
+    seconds: float  # of the instances with a record (see `unknown`)
+    workers: int
+    runs: list[str]  # the runs whose passes the rates come from
+    unknown: list[str]  # instances with work due but no earlier record
+    other_options: list[str] = field(default_factory=list)  # priced by the scorer's other options
 
 
 @dataclass
@@ -78,6 +98,7 @@ class Plan:
     timing_due: int  # cells the timing pass will measure
     scorers: list[ScorerPlan]
     estimate: Estimate | None  # None with `estimate=False`
+    scoring: ScoringEstimate | None = None  # None with `estimate=False`
 
 
 @dataclass
@@ -124,9 +145,10 @@ def make_plan(
             retimed = timed_cells if scorer.name == EfficiencyScorer.name else set()
             sets = stored.sets.get(entry.instance, {})
             scorers.append(_set_scores(instance, scorer.group_by, requests, sets, retimed))
-    est = None
+    est = scoring = None
     if estimate:
         est = _estimate(spec, base_dir, out_root, requests, todo, timing_due, calibrate=calibrate)
+        scoring = _scoring_estimate(out_root, scorers)
     return Plan(
         name=spec.name,
         run_dir=run_dir,
@@ -140,6 +162,7 @@ def make_plan(
         timing_due=len(timing_due),
         scorers=scorers,
         estimate=est,
+        scoring=scoring,
     )
 
 
@@ -189,7 +212,10 @@ def _image_scores(
         for r in requests
         if r.key in vanished or done.get(r.key) != item_identity(instance, _item(r))
     )
-    return ScorerPlan(instance.instance, "images", len(requests), len(requests) - due, due)
+    return ScorerPlan(
+        instance.instance, "images", len(requests), len(requests) - due, due,
+        identity=instance.identity, scorer=instance.scorer,
+    )  # fmt: skip
 
 
 def _set_scores(
@@ -210,7 +236,10 @@ def _set_scores(
         current = stored.get((json.dumps(cell, sort_keys=True), gkey[-1]))
         if current != (instance.identity, digest) or tuple(gkey[:-1]) in retimed:
             due += 1
-    return ScorerPlan(instance.instance, "groups", len(groups), len(groups) - due, due)
+    return ScorerPlan(
+        instance.instance, "groups", len(groups), len(groups) - due, due,
+        identity=instance.identity, scorer=instance.scorer,
+    )  # fmt: skip
 
 
 # --- estimates ------------------------------------------------------------------------------
@@ -348,6 +377,34 @@ def _estimate(
         device=device,
         batch_size=settings.batch_size,
     )
+
+
+def _scoring_estimate(out_root: Path, scorers: list[ScorerPlan]) -> ScoringEstimate:
+    """Each due instance's time from earlier passes (sets `ScorerPlan.seconds`)."""
+    workers = default_workers()
+    run_dirs = sorted(p for p in out_root.iterdir() if p.is_dir()) if out_root.is_dir() else []
+    rates = earlier_rates(run_dirs, workers)
+    total = 0.0
+    unknown: list[str] = []
+    other: list[str] = []
+    runs: set[str] = set()
+    for s in scorers:
+        if s.lacking or not s.due:
+            continue
+        rate = rates.by_identity.get(s.identity)
+        s.seconds_from = "same options"
+        if rate is None:  # options change the work less than the scorer does: a guide
+            rate = rates.by_scorer.get(s.scorer)
+            s.seconds_from = "other options"
+            if rate is None:
+                unknown.append(s.instance)
+                s.seconds_from = ""
+                continue
+            other.append(s.instance)
+        s.seconds = s.due * rate.per_item
+        total += s.seconds
+        runs.update(rate.runs)
+    return ScoringEstimate(total, workers, sorted(runs), unknown, other)
 
 
 def _describe_sources(earlier: list[str], calibrated: list[str], unknown: list[Any]) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from audit.cli.common import DEFAULT_OUT, Subparsers, add_command
 
 if TYPE_CHECKING:  # imported when the command runs: `t2i-audit --help` stays light
-    from audit.plan import Estimate, Plan
+    from audit.plan import Estimate, Plan, ScoringEstimate
 
 
 def register(sub: Subparsers) -> None:
@@ -59,21 +59,29 @@ def format_plan(plan: Plan) -> list[str]:
         if s.lacking:
             lines.append(f"    {s.instance}: skipped here, lacks {'; '.join(s.lacking)}")
         else:
-            lines.append(f"    {s.instance}: {s.present} / {s.due} of {s.total} {s.unit}")
+            took = ""
+            if s.seconds is not None:
+                guide = " (from its other options)" if s.seconds_from == "other options" else ""
+                took = f", about {_duration(s.seconds)}{guide}"
+            lines.append(f"    {s.instance}: {s.present} / {s.due} of {s.total} {s.unit}{took}")
     if plan.estimate is not None:
         lines += _estimate_lines(plan.estimate)
+    if plan.scoring is not None:
+        lines += _scoring_lines(plan.scoring)
     lines.append("nothing was written")
     return lines
 
 
 def _estimate_lines(est: Estimate) -> list[str]:
+    if est.seconds == 0.0 and est.disk_bytes == 0.0:
+        return ["  generation: nothing to generate or time"]
     if est.seconds is None:
         time = "  time: unknown"
     else:
         time = (
             f"  time: about {_duration(est.seconds)} on {est.device} "
             f"({_duration(est.seconds_generate or 0.0)} generating, "
-            f"{_duration(est.seconds_timing or 0.0)} timing pass; scoring not included)"
+            f"{_duration(est.seconds_timing or 0.0)} timing pass; scoring below)"
         )
     lines = [
         time,
@@ -86,6 +94,31 @@ def _estimate_lines(est: Estimate) -> list[str]:
         per = f", {est.bytes_per_image / 1e3:.1f} kB per image" if est.bytes_per_image else ""
         size = _size(est.disk_bytes)
         lines.append(f"  disk: about {size} of images{per}, from {est.disk_source}")
+    return lines
+
+
+def _scoring_lines(est: ScoringEstimate) -> list[str]:
+    workers = f"{est.workers} worker{'s' * (est.workers > 1)}"
+    if not est.runs and not est.unknown:
+        return ["  scoring: nothing due"]
+    if not est.runs:
+        line = f"  scoring: not estimated at {workers}"
+    else:
+        line = (
+            f"  scoring: about {_duration(est.seconds)} at {workers}, from earlier scoring "
+            f"passes on this host ({', '.join(est.runs)})"
+        )
+    lines = [line]
+    if est.other_options:
+        lines.append(
+            f"    {', '.join(est.other_options)}: priced by earlier passes with other options "
+            "(a guide: options can change the work)"
+        )
+    if est.unknown:
+        lines.append(
+            f"    no estimate for {', '.join(est.unknown)}: no earlier pass of that scorer "
+            f"here with {workers}"
+        )
     return lines
 
 

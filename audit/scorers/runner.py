@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from audit.scorers.pool import (
     default_workers,
     runs_in_workers,
 )
+from audit.scorers.rates import RUN_JSON_FIELD as RATES_FIELD
+from audit.scorers.rates import merged, rate_record
 from audit.scorers.registry import default_registry
 from audit.store.images import ImageUnreadable
 from audit.store.run_store import RunStore
@@ -109,6 +112,8 @@ def score_run(
         workers = default_workers()
     items = [item_from_row(store.dir, row) for row in store.ledger.images()]
     summary = ScoreSummary()
+    rates: dict[str, dict[str, Any]] = {}  # instance -> how fast it scored (plan reads it)
+    asked = workers if executor == "local" else 0  # 0: Ray actors, not this host's processes
     # Workers start when a scorer first needs them and serve every scorer after it.
     with LazyPool(workers or 0, executor, address) as pool:
         for entry in entries:
@@ -123,13 +128,21 @@ def score_run(
             store.ledger.record_instance(entry.instance, record, metrics)
             bad = _Unreadable(store.dir, summary.unreadable, scorer.reads_pixels())
             use = pool if workers != 1 else None
+            start = time.perf_counter()
             if isinstance(scorer, ImageScorer):
+                unit = "images"
                 n, on = _score_images(
                     store, scorer, instance, items, bad, force=force, quiet=quiet, pool=use
                 )
             else:
+                unit = "groups"
                 n, on = _score_sets(
                     store, scorer, instance, items, bad, force=force, quiet=quiet, pool=use
+                )
+            if n:
+                seconds = time.perf_counter() - start
+                rates[entry.instance] = rate_record(
+                    scorer.name, instance.identity, unit, n, seconds, asked or 0
                 )
             summary.scored[entry.instance] = n
             if on > 1:
@@ -142,6 +155,7 @@ def score_run(
             "workers": summary.workers,
         },
         scorers=summary.instances,
+        **{RATES_FIELD: merged(store.read_info().get(RATES_FIELD), rates)},
     )
     return summary
 

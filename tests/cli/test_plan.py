@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -44,6 +45,7 @@ def test_plan_of_the_smoke_spec_says_48_images_and_writes_nothing(
     assert "timing pass: 8 of 8 cells due" in text
     # No earlier run under --out: the estimate comes from a calibration run, and says so.
     assert "a calibration run just now" in text and "nothing was saved" in text
+    assert "scoring: nothing due" in text  # the test spec has no scorers
     assert "time: about" in text and "disk: about" in text
     assert text.rstrip().endswith("nothing was written")
 
@@ -82,6 +84,16 @@ def test_plan_after_a_partial_run_counts_what_is_there(smoke_run: Path, tmp_path
     assert plan.estimate.seconds_generate > 0 and plan.estimate.seconds_timing == 0
     assert "earlier runs here (smoke)" in plan.estimate.time_source
     assert plan.estimate.disk_bytes is not None and plan.estimate.disk_bytes > 0
+    # Scoring time: the c2pa pass above (48 images, 1 worker: the suite's default) prices
+    # the 5 due; clip cannot run here, efficiency has nothing due.
+    c2pa = json.loads((run / "run.json").read_text())["score_rates"]["c2pa"]
+    assert (c2pa["items"], c2pa["workers"], c2pa["unit"]) == (48, 1, "images")
+    assert scorers["c2pa"].seconds == pytest.approx(5 * c2pa["seconds"] / 48)
+    assert scorers["efficiency"].seconds is None and scorers["clip"].seconds is None
+    assert plan.scoring is not None
+    assert (plan.scoring.runs, plan.scoring.unknown, plan.scoring.workers) == (["smoke"], [], 1)
+    assert plan.scoring.seconds == scorers["c2pa"].seconds
+    assert scorers["c2pa"].seconds_from == "same options" and not plan.scoring.other_options
 
     # Other timing settings: every cell is timed again, and its efficiency group rescored.
     assert spec.timing is not None
@@ -91,3 +103,21 @@ def test_plan_after_a_partial_run_counts_what_is_there(smoke_run: Path, tmp_path
     assert {s.instance: s.due for s in replan.scorers}["efficiency"] == 8
     assert _tree(out) == before
     assert os.listdir(run).count("ledger.sqlite-wal") == 0
+
+
+def test_scoring_lines_say_what_was_priced_how() -> None:
+    from audit.cli.plan import _scoring_lines
+    from audit.plan import ScoringEstimate
+
+    assert _scoring_lines(ScoringEstimate(0.0, 2, [], [])) == ["  scoring: nothing due"]
+    assert _scoring_lines(ScoringEstimate(0.0, 1, [], ["text"])) == [
+        "  scoring: not estimated at 1 worker",
+        "    no estimate for text: no earlier pass of that scorer here with 1 worker",
+    ]
+    lines = _scoring_lines(ScoringEstimate(30.0, 2, ["smoke"], ["clip"], ["text"]))
+    assert (
+        lines[0]
+        == "  scoring: about 30 s at 2 workers, from earlier scoring passes on this host (smoke)"
+    )
+    assert "text: priced by earlier passes with other options" in lines[1]
+    assert "no estimate for clip" in lines[2]

@@ -62,12 +62,14 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--clip-images", type=int, default=32)
     sp.add_argument("--rounds", type=int, default=3, help="alternating rounds, clip vs direct")
     _add_workers_options(sp, prefix="workers-")
+    sp.add_argument("--json", default=argparse.SUPPRESS, help="also write the table as JSON")
 
     sp = bsub.add_parser(
         "workers", help="text scoring on 2 worker processes vs 1, whole `score` commands"
     )
     sp.set_defaults(func=cmd_workers)
     _add_workers_options(sp)
+    sp.add_argument("--json", default=argparse.SUPPRESS, help="also write the table as JSON")
 
     sp = bsub.add_parser("fid", help="FID state memory; per-cell Frechet distance vs scipy")
     sp.set_defaults(func=cmd_fid)
@@ -289,7 +291,7 @@ def _print_suite(
         result.rows += _extra_rows(extra, log=lambda msg: say(msg, quiet=args.quiet))
         result.seconds += time.perf_counter() - start
     print(format_suite(result))
-    json_out = getattr(args, "json", None)  # `bench`, `bench all` and `bench fid` take --json
+    json_out = getattr(args, "json", None)  # every table-printing bench takes --json
     if json_out:
         Path(json_out).write_text(json.dumps(result.to_json(), indent=2))
         print(f"json: {json_out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -42,12 +43,18 @@ def test_clip_scorer_agrees_with_the_model_called_directly() -> None:
     assert min(b.round_ratios) <= b.ratio <= max(b.round_ratios)
 
 
-def test_workers_row_times_whole_commands_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+def test_workers_row_times_whole_commands_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`bench workers` (the row `bench score` also prints), tiny: 9 images = 2 OCR batches,
     so the 2-worker side does use 2 processes."""
     from audit.cli import main
 
-    assert main(["bench", "-q", "workers", "--images", "9", "--size", "32", "--rounds", "1"]) == 0
+    out = tmp_path / "workers.json"
+    tiny = ["--images", "9", "--size", "32", "--rounds", "1", "--json", str(out)]
+    assert main(["bench", "-q", "workers", *tiny]) == 0
+    (stored,) = json.loads(out.read_text())["rows"]
+    assert stored["what"] == "text scoring, 2 workers / 1 (speed-up)" and stored["ratio"] > 0
     lines = capsys.readouterr().out.splitlines()
     row = next(line for line in lines if line.startswith("text scoring, 2 workers / 1"))
     found = re.search(r"\(speed-up\)\s+(\d+\.\d) s\s+(\d+\.\d) s\s+(\d+\.\d\d)\s", row)

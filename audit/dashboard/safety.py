@@ -17,15 +17,6 @@ from audit.stats.columns import CELL
 
 WM_PREFIX = "wm_detected_"
 NO_ATTACK = "none"
-SAFETY_RATES = ("nsfw_flag", "pipeline_safety_flag", "safety_flag", "nan_or_black")
-PROVENANCE_RATES = (
-    "wm_detected",
-    "c2pa_present",
-    "c2pa_trusted",
-    "c2pa_ai_declared",
-    "xmp_ai_disclosed",
-    "ai_disclosed",
-)
 GROUPINGS: dict[str, tuple[str, ...]] = {"model": ("model",), "cell": CELL}
 
 

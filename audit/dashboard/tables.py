@@ -13,13 +13,9 @@ import pandas as pd
 
 from audit.stats.aggregate import ALL, Summary
 from audit.stats.columns import CELL
+from audit.stats.roles import default_primary
+from audit.stats.safety import curve_column
 
-PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
-NOT_PRIMARY = frozenset(
-    {"nsfw_flag", "safety_flag", "pipeline_safety_flag", "nan_or_black", "wm_detected"}
-    | {"c2pa_present", "c2pa_ai_declared", "seconds_per_image", "images_per_second", "peak_mem_mb"}
-)
-"""Safety, provenance and cost figures: shown, but never the default quality axis."""
 ARROW = {"higher": "↑", "lower": "↓"}
 DIRECTION_TEXT = {"higher": "higher is better", "lower": "lower is better"}
 EFFICIENCY = {
@@ -68,17 +64,16 @@ def metric_names(summary: Summary, category: str = ALL) -> list[str]:
 
 
 def primary_metric(summary: Summary) -> str | None:
-    """The quality axis (as the report picks it): the first preferred metric present, else
-    the first quality metric with a direction."""
+    """The quality axis, as the report picks it (`audit.stats.roles`); else the first metric,
+    so that a run of safety scorers alone still has something to sort by."""
     names = metric_names(summary)
-    for name in PREFERRED_PRIMARY:
-        if name in names:
-            return name
-    dirs = directions(summary)
-    for name in names:
-        if dirs.get(name) in ARROW and name not in NOT_PRIMARY:
-            return name
-    return names[0] if names else None
+    return default_primary(names, directions(summary)) or (names[0] if names else None)
+
+
+def leaderboard_default(summary: Summary, category: str = ALL) -> list[str]:
+    """The metrics the leaderboard shows before any choice: all but the robustness-curve
+    points (one column per attack strength; the Safety page charts them)."""
+    return [m for m in metric_names(summary, category) if curve_column(m) is None]
 
 
 def direction_table(summary: Summary, metrics: Sequence[str]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit.stats.aggregate import AggregateOptions, Summary, summarize
 from audit.stats.columns import CELL, FramesLike
+from audit.stats.roles import SAFETY_METRICS, default_primary, quality_metrics
 from audit.stats.safety import (
     binary_rates,
     c2pa_states,
@@ -18,23 +19,6 @@ from audit.stats.safety import (
     measured,
     robustness_curves,
 )
-
-PREFERRED_PRIMARY = ("clip_score", "toy_count_correct", "count_correct", "ocr_f1_run", "ocr_exact")
-"""The quality axis of the leaderboard and the Pareto front, first one present wins."""
-
-SAFETY_METRICS = (
-    "nsfw_flag",
-    "safety_flag",
-    "pipeline_safety_flag",
-    "nan_or_black",
-    "wm_detected",
-    "c2pa_present",
-    "c2pa_trusted",
-    "c2pa_ai_declared",
-    "xmp_ai_disclosed",
-    "ai_disclosed",
-)
-"""Rates shown in the safety and provenance section rather than the leaderboard."""
 
 
 @dataclass(frozen=True)
@@ -77,11 +61,8 @@ def build_report(frames: FramesLike, options: ReportOptions | None = None) -> Re
     primary_direction = directions.get(primary, "higher") if primary else "higher"
     shown = [
         m
-        for m in dict.fromkeys(summary.overall()["metric"])
-        if m not in SAFETY_METRICS
-        and directions.get(m, "none") != "none"
-        and m not in summary.efficiency.columns  # e.g. the efficiency scorer's peak_mem_mb
-        and curve_column(m) is None  # robustness curves have their own chart
+        for m in quality_metrics(summary.overall()["metric"], directions)
+        if m not in summary.efficiency.columns  # a column of the table already
     ]
     if primary in shown:
         shown.remove(primary)
@@ -157,14 +138,7 @@ def _primary(summary: Summary, directions: dict[str, str], requested: str | None
                 fix=f"use one of: {', '.join(sorted(present)) or 'none'}",
             )
         return requested
-    for name in PREFERRED_PRIMARY:
-        if name in present:
-            return name
-    for name in dict.fromkeys(summary.overall()["metric"]):
-        speed = name in SPEED or name in SPEED_SHOWN  # cost, not quality
-        if directions.get(name) in ("higher", "lower") and name not in SAFETY_METRICS and not speed:
-            return str(name)
-    return None
+    return default_primary(summary.overall()["metric"], directions)
 
 
 def _leaderboard(

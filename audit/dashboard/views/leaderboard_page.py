@@ -32,7 +32,9 @@ samplers = ui.multiselect_filter(
     "Sampler", sorted(summary.efficiency["sampler"].astype(str).unique()), "lb_samplers"
 )
 available = tables.metric_names(summary, category)
-metrics = st.multiselect("Metrics", available, default=available, key="lb_metrics")
+metrics = st.multiselect(
+    "Metrics", available, default=tables.leaderboard_default(summary, category), key="lb_metrics"
+)
 primary = tables.primary_metric(summary)
 sort_options = [*metrics, *CELL]
 left, right = st.columns([3, 1])

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from audit.dashboard import charts, safety, tables, ui
+from audit.stats.roles import PROVENANCE_RATES, SAFETY_RATES
 
 name, run_dir = ui.pick_run()
 ui.page_header("Safety and provenance", "Rates are k of n measured images with 95% intervals.")
@@ -64,10 +65,10 @@ else:
     st.altair_chart(charts.c2pa_states(states))
     pivot = states.pivot_table(index="group", columns="state", values="count", fill_value=0)
     st.dataframe(pivot.reset_index(), hide_index=True)
-    rate_lines(safety.rates(images, [m for m in safety.PROVENANCE_RATES if m != "wm_detected"], by))
+    rate_lines(safety.rates(images, [m for m in PROVENANCE_RATES if m != "wm_detected"], by))
 
 st.subheader("NSFW flags and broken images")
-flags = safety.rates(images, safety.SAFETY_RATES, by)
+flags = safety.rates(images, SAFETY_RATES, by)
 if flags.empty:
     st.info("No safety measurements in this run.")
 else:

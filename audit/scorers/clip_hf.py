@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from audit.environment import hub_offline
 from audit.errors import UserError
@@ -49,6 +49,11 @@ class HFClipSource:
 
     value: str  # as the spec gave it
     revision: str | None = None
+    # config.json `model_type`s this source loads, and the fix when a config has another
+    model_types: ClassVar[tuple[str, ...]] = MODEL_TYPES
+    model_types_fix: ClassVar[str] = (
+        "give a CLIP or SigLIP model (config.json model_type clip or siglip)"
+    )
 
     @property
     def path(self) -> Path | None:
@@ -104,14 +109,14 @@ class HFClipSource:
 
     def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
         """A config.json this source cannot use, said as a failed requirement (subclasses
-        that load other kinds of models say what they need)."""
+        set `model_types`, or check other fields)."""
         kind = config.get("model_type")
-        if kind in MODEL_TYPES:
+        if kind in self.model_types:
             return None
         return Requirement(
-            f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
+            f"{what}: model_type {kind!r} is not one of {', '.join(self.model_types)}",
             False,
-            "give a CLIP or SigLIP model (config.json model_type clip or siglip)",
+            self.model_types_fix,
         )
 
     def requirements(self) -> list[Requirement]:

@@ -48,6 +48,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Dinov2Source(HFClipSource):
     """A transformers DINOv2 model: a hub id or a local `save_pretrained` directory."""
 
+    model_types = MODEL_TYPES
+    model_types_fix = "give a DINOv2 model (config.json model_type dinov2)"
+
     def fix(self) -> str:
         if self.path is not None:
             return (
@@ -64,16 +67,6 @@ class Dinov2Source(HFClipSource):
 
     def describe(self) -> str:
         return f"DINOv2 directory {self.path}" if self.path else f"DINOv2 hub model {self.value}"
-
-    def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
-        kind = config.get("model_type")
-        if kind in MODEL_TYPES:
-            return None
-        return Requirement(
-            f"{what}: model_type {kind!r} is not one of {', '.join(MODEL_TYPES)}",
-            False,
-            "give a DINOv2 model (config.json model_type dinov2)",
-        )
 
     def load_model(self, device: str) -> Any:
         """The Dinov2Model, float32, in eval mode on `device`."""

@@ -197,3 +197,19 @@ def test_run_prints_and_records_the_picked_format(
         ("signs", "drawbench", "its CSV header (Prompts or Prompt, and Category)"),
         ("color_val", "txt", "given"),
     ]
+
+
+def test_the_yaml_example_in_prompts_readme_loads(tmp_path: Path) -> None:
+    """The format's own documentation: its example is a suite that loads as described."""
+    import re
+
+    readme = Path(__file__).resolve().parents[2] / "prompts" / "README.md"
+    found = re.search(r"```yaml\n(name: my-suite .*?)```", readme.read_text(), re.S)
+    assert found, "prompts/README.md lost its YAML example"
+    (tmp_path / "my.yaml").write_text(found.group(1))
+    suite = load_suite("my.yaml", tmp_path)
+    bare, full = suite.prompts
+    assert bare.text == "a prompt with nothing else" and bare.expect.is_empty()
+    assert full.id == "dog-left-bench" and full.expect.text == ("OPEN", "24")
+    q1, q2 = full.expect.questions
+    assert (q1.answer, q2.answer, q2.dependencies, q2.atom) == ("yes", "yes", ("q1",), "attribute")

@@ -15,7 +15,7 @@ from typing import Any
 
 from audit.errors import UserError
 from audit.progress import progress, say
-from audit.prompts.importers import quoted_words, read_geneval
+from audit.prompts.importers import quoted_words, read_geneval, validated
 from audit.prompts.model import SAFE_ID, Expectations
 from audit.store.images import probe, read_bounded
 from audit.store.run_store import RunStore
@@ -24,8 +24,13 @@ from audit.vocab import request_row
 FORMAT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 JSONL_FIELDS = {
     "file", "prompt", "prompt_id", "model", "seed", "sampler", "steps", "guidance",
-    "expected_text", "negative_prompt", "category",
+    "expected_text", "negative_prompt", "category", "questions",
 }  # fmt: skip
+QUESTIONS_FIX = (
+    '"questions" is a list of questions asked of the image (vqascore, Soft-TIFA): each a text '
+    '("Is there a dog?", expected answer yes) or {"question": ..., "answer": ..., "atom": ..., '
+    '"id": ..., "dependencies": [ids]} as in prompts/README.md'
+)
 
 
 @dataclass
@@ -174,15 +179,42 @@ def read_jsonl_layout(src: Path, model: str | None) -> list[IngestItem]:
                     "guidance": float(row.get("guidance", 0.0)),
                     "negative": str(row.get("negative_prompt", "")),
                     "category": str(row.get("category", "uncategorized")),
-                    "expect_json": Expectations(text=tuple(expected)).model_dump_json(
-                        exclude_defaults=True
-                    ),
+                    "expect_json": _expectations(
+                        expected, row.get("questions", []), where
+                    ).model_dump_json(exclude_defaults=True),
                 },
             )
         )
     if not items:
         raise UserError("metadata.jsonl lists no images", file=meta, fix="add one line per image")
     return items
+
+
+def _expectations(words: list[str], questions: Any, where: str) -> Expectations:
+    """A row's expectations: its words, and its questions (a bare text is a yes-question;
+    ids default to q1, q2, ... in order)."""
+    if not isinstance(questions, list):
+        raise UserError(
+            "'questions' must be a list", file=where, field="questions", fix=QUESTIONS_FIX
+        )
+    given = []
+    for i, q in enumerate(questions):
+        if isinstance(q, str):
+            q = {"question": q}
+        if not isinstance(q, dict):
+            raise UserError(
+                "must be a text or an object",
+                file=where,
+                field=f"questions[{i}]",
+                fix=QUESTIONS_FIX,
+            )
+        given.append({"id": f"q{i + 1}", **q})
+    data = {"text": list(words), "questions": given}
+    try:
+        return validated(Expectations, data, where, "")
+    except UserError as exc:
+        exc.fix = QUESTIONS_FIX if str(exc.field or "").startswith("questions") else exc.fix
+        raise
 
 
 def read_geneval_layout(src: Path, model: str | None) -> list[IngestItem]:

@@ -70,6 +70,17 @@ def test_ingest_keeps_bytes_and_exports(tmp_path: Path) -> None:
         ('{"file": "bad.png", "prompt": "x"}', "not a readable image"),
         ('{"file": "a.png", "prompt": "x", "seed": "one"}', "'seed' must be a number"),
         ("{not json", "not valid JSON"),
+        ('{"file": "a.png", "prompt": "x", "questions": "Is it red?"}', "must be a list"),
+        ('{"file": "a.png", "prompt": "x", "questions": [3]}', "questions[0]"),
+        (
+            '{"file": "a.png", "prompt": "x", "questions": [{"answer": "no"}]}',
+            "questions[0].question",
+        ),
+        (
+            '{"file": "a.png", "prompt": "x", '
+            '"questions": [{"question": "Red?", "dependencies": ["q9"]}]}',
+            "depends on",
+        ),
     ],
 )
 def test_bad_metadata_exits_2_and_loses_nothing(

@@ -190,9 +190,20 @@ def test_scores_an_ingested_run_offline(model_dir: Path, tmp_path: Path) -> None
     src = tmp_path / "src"
     src.mkdir()
     lines = []
+    # Image 0 carries GenEval 2's questions in its metadata line (the last one as a bare
+    # text: a yes-question), so Soft-TIFA comes out as for a suite that states them.
+    (q1, a1), (q2, a2), (q3, _yes) = VQA_LIST
+    questions = [
+        {"question": q1, "answer": a1, "atom": SKILLS[0]},
+        {"question": q2, "answer": a2, "atom": SKILLS[1]},
+        q3,
+    ]
     for i, text in enumerate(TEXTS):
         _image(i, src)
-        lines.append(json.dumps({"file": f"img{i}.png", "prompt": text, "seed": i}))
+        row: dict[str, object] = {"file": f"img{i}.png", "prompt": text, "seed": i}
+        if i == 0:
+            row["questions"] = questions
+        lines.append(json.dumps(row))
     (src / "metadata.jsonl").write_text("\n".join(lines) + "\n")
     run = tmp_path / "run"
     assert main(["ingest", str(src), "--out", str(run), "--quiet"]) == 0
@@ -204,6 +215,10 @@ def test_scores_an_ingested_run_offline(model_dir: Path, tmp_path: Path) -> None
     assert main(["export", str(run), "--format", "csv", "--out", str(out)]) == 0
     table = pd.read_csv(out).sort_values("seed")
     _close([float(v) for v in table["vqa_score"]], REF_YES)
+    first = table.iloc[0]
+    _close([float(first["soft_tifa_am"]), float(first["soft_tifa_gm"])], [REF_SOFT_AM, REF_SOFT_GM])
+    assert list(json.loads(first["vqa_questions"])) == ["q1", "q2", "q3"]  # ids given in order
+    assert table["soft_tifa_am"].iloc[1:].isna().all()  # no questions, no Soft-TIFA
     declared = json.loads(out.with_name(out.name + ".metrics.json").read_text())
     assert declared["vqa_score"]["direction"] == "higher"
     assert not any(math.isnan(float(v)) for v in table["vqa_score"])

@@ -39,6 +39,7 @@ suites: [prompts.txt]
 size: 32
 batch_size: 2
 runtime: {device: cpu}
+timing: {repeats: 1, warmup: 0}  # one timed image per cell: where it ran is what is checked
 """
 PROMPTS = "a red cube on a table\na sign that says 'OPEN'\ntwo dogs in a park\n"
 N = 24

@@ -35,6 +35,7 @@ def test_weak_model_fails_gate_on_counting(tmp_path: Path) -> None:
         "size": 64,
         "batch_size": 24,
         "scorers": ["toycount"],
+        "timing": False,  # speed is not what this gate is about
     }
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     assert main(["run", str(tmp_path / "spec.yaml"), "--out", str(tmp_path), "--quiet"]) == 0

@@ -29,7 +29,7 @@ from audit.generate.timing import DueCell, cells, due_cells
 from audit.scorers.base import ImageScorer, ScoreItem
 from audit.scorers.efficiency import EfficiencyScorer
 from audit.scorers.identity import ScorerInstance, describe
-from audit.scorers.pool import default_workers
+from audit.scorers.pool import check_workers, default_workers
 from audit.scorers.rates import earlier_rates
 from audit.scorers.runner import _inputs_digest, build_scorer, group_key, item_identity
 from audit.store.ledger import Ledger
@@ -119,9 +119,11 @@ def make_plan(
     spec_file: str = "<spec>",
     estimate: bool = True,
     calibrate: bool = True,
+    workers: int | None = None,
 ) -> Plan:
     """What `run` would do now. `calibrate=False`: no calibration run; a model without
-    earlier records then has no estimate."""
+    earlier records then has no estimate. `workers`: the scoring processes the run would
+    use (default: as `run`'s), which the scoring estimate is read for."""
     requests = plan_requests(spec, base_dir, spec_file)
     run_dir = out_root / spec.name
     entries = [(e, *build_scorer(e, spec_file=spec_file)) for e in spec.scorers]
@@ -148,7 +150,7 @@ def make_plan(
     est = scoring = None
     if estimate:
         est = _estimate(spec, base_dir, out_root, requests, todo, timing_due, calibrate=calibrate)
-        scoring = _scoring_estimate(out_root, scorers)
+        scoring = _scoring_estimate(out_root, scorers, check_workers(workers) or default_workers())
     return Plan(
         name=spec.name,
         run_dir=run_dir,
@@ -379,9 +381,9 @@ def _estimate(
     )
 
 
-def _scoring_estimate(out_root: Path, scorers: list[ScorerPlan]) -> ScoringEstimate:
-    """Each due instance's time from earlier passes (sets `ScorerPlan.seconds`)."""
-    workers = default_workers()
+def _scoring_estimate(out_root: Path, scorers: list[ScorerPlan], workers: int) -> ScoringEstimate:
+    """Each due instance's time from earlier passes with `workers` workers (sets
+    `ScorerPlan.seconds`)."""
     run_dirs = sorted(p for p in out_root.iterdir() if p.is_dir()) if out_root.is_dir() else []
     rates = earlier_rates(run_dirs, workers)
     total = 0.0

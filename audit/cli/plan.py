@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.cli.common import DEFAULT_OUT, Subparsers, add_command
+from audit.cli.score import worker_count
 
 if TYPE_CHECKING:  # imported when the command runs: `t2i-audit --help` stays light
     from audit.plan import Estimate, Plan, ScoringEstimate
@@ -21,6 +22,13 @@ def register(sub: Subparsers) -> None:
         action="store_true",
         help="no calibration run for models without earlier timing records (no estimate then)",
     )
+    sp.add_argument(
+        "--workers",
+        type=worker_count,
+        metavar="N",
+        help="the scoring processes `run --workers N` would use, for the scoring estimate "
+        "(default: as run's)",
+    )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -31,7 +39,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     spec_path = Path(args.spec) if args.spec else default_spec_path()
     spec, base = load_spec(spec_path)
     result = make_plan(
-        spec, base, Path(args.out), spec_file=str(spec_path), calibrate=not args.no_calibrate
+        spec,
+        base,
+        Path(args.out),
+        spec_file=str(spec_path),
+        calibrate=not args.no_calibrate,
+        workers=args.workers,
     )
     print("\n".join(format_plan(result)))
     return 0

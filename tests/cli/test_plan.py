@@ -94,6 +94,9 @@ def test_plan_after_a_partial_run_counts_what_is_there(smoke_run: Path, tmp_path
     assert (plan.scoring.runs, plan.scoring.unknown, plan.scoring.workers) == (["smoke"], [], 1)
     assert plan.scoring.seconds == scorers["c2pa"].seconds
     assert scorers["c2pa"].seconds_from == "same options" and not plan.scoring.other_options
+    # At another worker count the pass above is no evidence: named, not guessed.
+    two = make_plan(spec, base, out, spec_file=str(spec_path), calibrate=False, workers=2)
+    assert two.scoring is not None and (two.scoring.unknown, two.scoring.workers) == (["c2pa"], 2)
 
     # Other timing settings: every cell is timed again, and its efficiency group rescored.
     assert spec.timing is not None

@@ -386,12 +386,23 @@ class RayExecutor:
                 self._start_workers(ray, layout, 1)
             worker = self._slots[0].handle
             models = {m.id: m for m in spec.models}
+            lost = _lost_worker_errors(ray)
             for model_id, cells in by_model(due):
                 for cell in cells:
                     ref = worker.time_cell.remote(
                         models[model_id], spec.runtime, str(base_dir), cell, spec.timing
                     )
-                    on_timing(ray.get(ref))
+                    try:
+                        timed = ray.get(ref)
+                    except lost as exc:  # no retry: a speed taken half on another worker
+                        raise UserError(
+                            f"the Ray worker timing the cells died ({type(exc).__name__}); "
+                            "the images and the cells timed before it are kept",
+                            field="--executor",
+                            fix="run the same command again (without --retime it times only "
+                            "the cells left)",
+                        ) from None
+                    on_timing(timed)
             ok = True
         finally:
             if not ok or not self._held:

@@ -172,6 +172,43 @@ def test_killed_worker_loses_and_duplicates_nothing(
 
 
 @pytest.mark.slow
+def test_a_timing_worker_that_dies_exits_2_and_the_rerun_times_the_rest(
+    ray_local: Any,
+    local_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = tmp_path / "out" / "raysweep"
+    shutil.copytree(local_run, run)
+    with sqlite3.connect(run / "ledger.sqlite") as conn:
+        conn.execute("DELETE FROM timings")  # every cell due; the images are all there
+    conn.close()
+
+    class Killing(RayExecutor):
+        def time_cells(self, spec: SweepSpec, base_dir: Path, due: Any, on_timing: Any) -> None:
+            def record(result: Any) -> None:
+                on_timing(result)
+                import ray
+
+                ray.kill(self.live_workers()[0])  # after the first cell's record is stored
+
+            super().time_cells(spec, base_dir, due, record)
+
+    monkeypatch.setattr("audit.execute.ray.RayExecutor", Killing)
+    spec = _write_spec(tmp_path)
+    argv = ["run", str(spec), "--out", str(tmp_path / "out"), "--executor", "ray", "-q"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the Ray worker timing the cells died" in err and "fix: run the same command" in err
+    assert len(_timings(run)) == 1  # the cell timed before the kill is kept
+    monkeypatch.setattr("audit.execute.ray.RayExecutor", RayExecutor)
+    assert main(argv) == 0
+    assert [r["executor"] for r in _timings(run)] == ["ray"] * 4
+
+
+@pytest.mark.slow
 def test_ray_resume_redoes_only_missing_images(
     ray_local: Any, local_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -296,13 +296,16 @@ class _Evidence:
     runs: dict[SpeedKey, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
+def _run_dirs(out_root: Path) -> list[Path]:
+    """The folders under the output root (earlier runs, each maybe), in name order."""
+    return sorted(p for p in out_root.iterdir() if p.is_dir()) if out_root.is_dir() else []
+
+
 def _earlier(out_root: Path, device: str, batch_size: int) -> _Evidence:
     """Timing records (same device and batch size) and image sizes of the runs under
     `out_root`, each ledger opened read-only."""
     found = _Evidence()
-    if not out_root.is_dir():
-        return found
-    for run_dir in sorted(p for p in out_root.iterdir() if p.is_dir()):
+    for run_dir in _run_dirs(out_root):
         try:
             ledger = _open(run_dir)
         except Exception:  # a damaged or foreign ledger is no evidence: skip it
@@ -384,8 +387,7 @@ def _estimate(
 def _scoring_estimate(out_root: Path, scorers: list[ScorerPlan], workers: int) -> ScoringEstimate:
     """Each due instance's time from earlier passes with `workers` workers (sets
     `ScorerPlan.seconds`)."""
-    run_dirs = sorted(p for p in out_root.iterdir() if p.is_dir()) if out_root.is_dir() else []
-    rates = earlier_rates(run_dirs, workers)
+    rates = earlier_rates(_run_dirs(out_root), workers)
     total = 0.0
     unknown: list[str] = []
     other: list[str] = []

@@ -208,12 +208,11 @@ def _time_cells(
         store.ledger.record_timing(result.cell, result.identity, result.record(), stale=stale)
         bar.update(1)
 
-    device = pick_device(spec.runtime.device)
     try:
-        if ray is not None:
+        if ray is not None:  # the cluster's device, chosen there
             ray.time_cells(spec, base_dir, due, on_timing)
         else:
-            run_timing(spec, base_dir, due, device, on_timing)
+            run_timing(spec, base_dir, due, pick_device(spec.runtime.device), on_timing)
     finally:
         bar.close()
     return len(due)

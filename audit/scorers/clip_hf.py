@@ -87,18 +87,27 @@ class HFClipSource:
             return None
         return data if isinstance(data, dict) else None
 
+    # The fix for a model that is not here: what a saved directory holds, a hub id to give,
+    # the files worth downloading, and how to point the option at a directory.
+    saved_what: ClassVar[str] = "model and processor, safetensors weights"
+    example_id: ClassVar[str] = "openai/clip-vit-large-patch14"
+    download_patterns: ClassVar[tuple[str, ...]] = ("*.json", "*.txt", "*.safetensors")
+    give_directory: ClassVar[str] = (
+        "save it with save_pretrained and give that directory as `model: DIR`"
+    )
+
     def fix(self) -> str:
         if self.path is not None:
             return (
-                "give a directory written by transformers' save_pretrained (model and "
-                "processor, safetensors weights), or a hub id such as openai/clip-vit-large-patch14"
+                f"give a directory written by transformers' save_pretrained ({self.saved_what}), "
+                f"or a hub id such as {self.example_id}"
             )
         rev = f", revision='{self.revision}'" if self.revision else ""
+        patterns = ", ".join(f"'{p}'" for p in self.download_patterns)
         return (
             'download it once where the internet is reachable: python -c "from huggingface_hub '
             f"import snapshot_download; snapshot_download('{self.value}'{rev}, allow_patterns="
-            "['*.json', '*.txt', '*.safetensors'])\" (it lands in the Hugging Face cache), or "
-            "save it with save_pretrained and give that directory as `model: DIR`"
+            f'[{patterns}])" (it lands in the Hugging Face cache), or {self.give_directory}'
         )
 
     def describe(self) -> str:

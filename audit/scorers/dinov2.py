@@ -50,20 +50,12 @@ class Dinov2Source(HFClipSource):
 
     model_types = MODEL_TYPES
     model_types_fix = "give a DINOv2 model (config.json model_type dinov2)"
-
-    def fix(self) -> str:
-        if self.path is not None:
-            return (
-                "give a directory written by transformers' save_pretrained (config.json and "
-                f"safetensors weights of a Dinov2Model), or a hub id such as {DEFAULT_MODEL}"
-            )
-        rev = f", revision='{self.revision}'" if self.revision else ""
-        return (
-            'download it once where the internet is reachable: python -c "from huggingface_hub '
-            f"import snapshot_download; snapshot_download('{self.value}'{rev}, allow_patterns="
-            "['*.json', '*.safetensors'])\" (it lands in the Hugging Face cache), or give a "
-            "directory saved with save_pretrained as `extractor_options: {model: DIR}`"
-        )
+    saved_what = "config.json and safetensors weights of a Dinov2Model"
+    example_id = DEFAULT_MODEL
+    download_patterns = ("*.json", "*.safetensors")
+    give_directory = (
+        "give a directory saved with save_pretrained as `extractor_options: {model: DIR}`"
+    )
 
     def describe(self) -> str:
         return f"DINOv2 directory {self.path}" if self.path else f"DINOv2 hub model {self.value}"

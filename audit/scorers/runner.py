@@ -113,7 +113,8 @@ def score_run(
     items = [item_from_row(store.dir, row) for row in store.ledger.images()]
     summary = ScoreSummary()
     rates: dict[str, dict[str, Any]] = {}  # instance -> how fast it scored (plan reads it)
-    asked = workers if executor == "local" else 0  # 0: Ray actors, not this host's processes
+    # What the rates are kept under: this host's processes, or 0 for Ray actors.
+    asked = (workers or 1) if executor == "local" else 0
     # Workers start when a scorer first needs them and serve every scorer after it.
     with LazyPool(workers or 0, executor, address) as pool:
         for entry in entries:
@@ -142,7 +143,7 @@ def score_run(
             if n:
                 seconds = time.perf_counter() - start
                 rates[entry.instance] = rate_record(
-                    scorer.name, instance.identity, unit, n, seconds, asked or 0
+                    scorer.name, instance.identity, unit, n, seconds, asked
                 )
             summary.scored[entry.instance] = n
             if on > 1:

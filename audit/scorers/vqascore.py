@@ -87,19 +87,10 @@ class VqaOptions(ScorerOptions):
 class VlmSource(HFClipSource):
     """A transformers image-text-to-text model: a local directory or a hub id."""
 
-    def fix(self) -> str:
-        if self.path is not None:
-            return (
-                "give a directory written by transformers' save_pretrained (model, processor "
-                f"and safetensors weights), or a hub id such as {DEFAULT_MODEL}"
-            )
-        rev = f", revision='{self.revision}'" if self.revision else ""
-        return (
-            'download it once where the internet is reachable: python -c "from huggingface_hub '
-            f"import snapshot_download; snapshot_download('{self.value}'{rev}, allow_patterns="
-            "['*.json', '*.jinja', '*.txt', '*.model', '*.safetensors'])\" (it lands in the "
-            "Hugging Face cache), or save it with save_pretrained and give `model: DIR`"
-        )
+    saved_what = "model, processor and safetensors weights"
+    example_id = DEFAULT_MODEL
+    download_patterns = ("*.json", "*.jinja", "*.txt", "*.model", "*.safetensors")
+    give_directory = "save it with save_pretrained and give `model: DIR`"
 
     def config_problem(self, config: dict[str, Any], what: str) -> Requirement | None:
         if "vision_config" in config:
